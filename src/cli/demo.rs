@@ -1,0 +1,212 @@
+//! `catalyst demo`: the curated events and the shared hourly prices, through the real
+//! ingest, import and study code, then the web UI.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+
+use crate::db::Database;
+use crate::ingest::{self, FeedLocation};
+use crate::prices::{self, BarInterval};
+use crate::study::{self, StudyParams};
+
+/// The 31 curated real events of 2024–2025 (copied from shared/data/news).
+pub const CURATED_EVENTS: &str = include_str!("../../demo/curated-events-2024-2025.csv");
+/// Where the price files sit inside the data directory.
+pub const PRICES_SUBDIR: &str = "prices/binance-hourly-close";
+pub const DEMO_SOURCE_NAME: &str = "Catalyst curated events";
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Data directory holding prices/binance-hourly-close/*.csv [default: ../shared/data].
+    #[arg(long, env = "CATALYST_DEMO_DATA")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Load the data and run the study, then exit without serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoReport {
+    pub events_new: usize,
+    pub price_files: usize,
+    pub bars: usize,
+    pub study_events: usize,
+}
+
+/// Find the data directory: the one given, else `../shared/data` from the working
+/// directory or from the source tree.
+pub fn resolve_data_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let has_prices = |d: &Path| d.join(PRICES_SUBDIR).is_dir();
+    if let Some(d) = given {
+        if has_prices(d) {
+            return Ok(d.to_path_buf());
+        }
+        bail!(
+            "{}: no {PRICES_SUBDIR}/ folder here; pass --data-dir with the folder that holds it",
+            d.display()
+        );
+    }
+    let candidates = [
+        PathBuf::from("../shared/data"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
+    ];
+    candidates.into_iter().find(|d| has_prices(d)).ok_or_else(|| {
+        anyhow::anyhow!(
+            "demo data not found at ../shared/data: pass --data-dir DIR, where DIR/{PRICES_SUBDIR}/ \
+             holds hourly price files (SYMBOLUSDT.csv with open_time,close)"
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct CuratedRow {
+    published_at: String,
+    time_precision: String,
+    kind: String,
+    title: String,
+    summary: String,
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// Render the curated events CSV as an RSS 2.0 feed: one item per event, the event kind
+/// as the item category, a stable guid (the items have no links of their own).
+pub fn curated_to_rss(csv_text: &str) -> anyhow::Result<String> {
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let mut items = String::new();
+    for (i, row) in reader.deserialize::<CuratedRow>().enumerate() {
+        let row = row.with_context(|| format!("curated events, row {}", i + 2))?;
+        let published = chrono::DateTime::parse_from_rfc3339(&row.published_at)
+            .with_context(|| format!("curated events, row {}: published_at", i + 2))?;
+        let guid = format!(
+            "catalyst-curated:{}:{}",
+            row.published_at,
+            crate::ingest::normalize::title_key(&row.title).replace(' ', "-")
+        );
+        items.push_str(&format!(
+            "<item><title>{}</title><description>{}</description><pubDate>{}</pubDate>\
+             <guid isPermaLink=\"false\">{}</guid><category>{}</category>\
+             <category domain=\"time-precision\">{}</category></item>\n",
+            xml_escape(&row.title),
+            xml_escape(&row.summary),
+            published.to_rfc2822(),
+            xml_escape(&guid),
+            xml_escape(&row.kind),
+            xml_escape(&row.time_precision),
+        ));
+    }
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>{DEMO_SOURCE_NAME}</title><link>https://example.invalid/catalyst</link>\
+         <description>Real market-moving news of 2024-2025, curated for Catalyst</description>\n\
+         {items}</channel></rss>\n"
+    ))
+}
+
+/// Load everything the demo needs and run the study. Idempotent: a second run adds
+/// nothing and skips price files already stored.
+pub async fn setup(db: &Database, data_dir: &Path) -> anyhow::Result<DemoReport> {
+    let pool = &db.pool;
+    super::ensure_taxonomy(pool).await?;
+
+    let started = Instant::now();
+    let feed_dir = std::env::temp_dir().join("catalyst-demo");
+    std::fs::create_dir_all(&feed_dir)
+        .with_context(|| format!("creating {}", feed_dir.display()))?;
+    let feed_path = feed_dir.join("curated-events.rss");
+    std::fs::write(&feed_path, curated_to_rss(CURATED_EVENTS)?)
+        .with_context(|| format!("writing {}", feed_path.display()))?;
+    let client = ingest::feed::http_client()?;
+    let ingested = ingest::ingest_feed(
+        pool,
+        &client,
+        &FeedLocation::File(feed_path),
+        Some(DEMO_SOURCE_NAME),
+    )
+    .await?;
+    println!(
+        "news: {} curated events, {} new ({:.1}s)",
+        ingested.fetched,
+        ingested.new,
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let price_dir = data_dir.join(PRICES_SUBDIR);
+    let imported = prices::import(pool, &price_dir, None, BarInterval::Hour).await?;
+    println!(
+        "prices: {} files, {} bars stored, {} already up to date ({:.1}s)",
+        imported.files,
+        imported.bars,
+        imported.unchanged_files,
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let studied = study::run(pool, &StudyParams::default()).await?;
+    println!(
+        "study: {} events, {} ranked ({:.1}s)",
+        studied.events,
+        studied.scored,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(DemoReport {
+        events_new: ingested.new,
+        price_files: imported.files,
+        bars: imported.bars,
+        study_events: studied.events,
+    })
+}
+
+pub async fn run(db: &Database, args: &DemoArgs) -> anyhow::Result<()> {
+    let data_dir = resolve_data_dir(args.data_dir.as_deref())?;
+    println!("demo data: {}", data_dir.display());
+    super::until_interrupted(setup(db, &data_dir)).await?;
+    if args.no_serve {
+        return Ok(());
+    }
+    super::serve(db, args.addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curated_events_render_as_a_feed_the_parser_reads_back() {
+        let rss = curated_to_rss(CURATED_EVENTS).unwrap();
+        let feed = crate::ingest::feed::parse(rss.as_bytes(), "curated.rss").unwrap();
+        assert_eq!(feed.items.len(), 31);
+        assert!(feed.skipped.is_empty());
+        let deepseek = feed
+            .items
+            .iter()
+            .find(|i| i.title.starts_with("Crypto market nosedives"))
+            .unwrap();
+        assert_eq!(
+            deepseek.published_at.to_rfc3339(),
+            "2025-01-27T10:00:00+00:00"
+        );
+        assert_eq!(deepseek.categories[0], "ai");
+        assert!(deepseek.summary.as_deref().unwrap().contains("RNDR -14.6%"));
+        let ampersand = feed
+            .items
+            .iter()
+            .find(|i| i.title.contains("Liberation Day"))
+            .unwrap();
+        assert!(ampersand.title.contains("\"Liberation Day\""));
+    }
+}

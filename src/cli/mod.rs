@@ -1,0 +1,264 @@
+//! The command line: argument definitions and what each command does.
+
+pub mod demo;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::db::{Database, DbOptions};
+use crate::ingest::{self, FeedLocation};
+use crate::prices::{self, BarInterval};
+use crate::study::{self, StudyParams};
+use crate::taxonomy;
+use crate::web;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "catalyst",
+    version,
+    about = "What did this news do to the market? Ingest headlines, load prices, run event studies, rank events by impact."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL. Without it, Catalyst runs a private PostgreSQL cluster (see --pg-dir).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory of the private cluster [default: ~/.local/share/catalyst/postgres;
+    /// /var/lib/catalyst/postgres for root].
+    #[arg(long, env = "CATALYST_PG_DIR", global = true)]
+    pub pg_dir: Option<PathBuf>,
+}
+
+impl DbArgs {
+    fn options(&self) -> DbOptions {
+        DbOptions {
+            database_url: self.database_url.clone().filter(|u| !u.is_empty()),
+            pg_dir: self.pg_dir.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply the database migrations (every command also does this first).
+    Migrate,
+    /// Fetch an RSS/Atom/JSON feed (URL or file), store new articles, tag them.
+    Ingest {
+        /// Feed URL (http/https) or file path.
+        #[arg(long, value_name = "URL|FILE")]
+        feed: String,
+        /// Source name to show [default: the feed's title].
+        #[arg(long)]
+        source_name: Option<String>,
+    },
+    /// Price bars.
+    #[command(subcommand)]
+    Prices(PricesCommand),
+    /// Run the event study over all events and store the results.
+    Study,
+    /// Serve the web UI.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Load the demo data (curated events, 82 tokens' hourly prices), run the study, serve.
+    Demo(demo::DemoArgs),
+    /// Token taxonomy and tagging rules.
+    #[command(subcommand)]
+    Taxonomy(TaxonomyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesCommand {
+    /// Import bars from a CSV file or a directory of CSV files (see README for the formats).
+    Import {
+        /// A .csv file, or a directory whose .csv files are all imported.
+        path: PathBuf,
+        /// Token symbol [default: from the file name, BTCUSDT.csv → BTC].
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Bar interval of the file.
+        #[arg(long, default_value = "1h")]
+        interval: BarInterval,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaxonomyCommand {
+    /// Load tokens and categories (CSV: symbol,name,categories,aliases) and tagging rules.
+    Load {
+        /// Taxonomy CSV [default: the built-in config/taxonomy.csv].
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Tagging rules TOML [default: the built-in config/tagging.toml].
+        #[arg(long)]
+        tagging: Option<PathBuf>,
+    },
+}
+
+/// Run a command; Ctrl-C or SIGTERM stops it and still shuts the private database down.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let db = Database::open(&cli.db.options())
+        .await
+        .context("opening the database")?;
+    tracing::debug!("using {}", db.describe());
+    let result = match cli.command {
+        // Serving commands shut down gracefully on their own.
+        command @ (Command::Serve { .. } | Command::Demo(_)) => execute(&db, command).await,
+        command => until_interrupted(execute(&db, command)).await,
+    };
+    db.close().await;
+    result
+}
+
+async fn execute(db: &Database, command: Command) -> anyhow::Result<()> {
+    let pool = &db.pool;
+    ensure_taxonomy(pool).await?;
+    match command {
+        Command::Migrate => {
+            println!("database is up to date ({})", db.describe());
+        }
+        Command::Ingest { feed, source_name } => {
+            let client = ingest::feed::http_client()?;
+            let location = FeedLocation::parse(&feed);
+            let r = ingest::ingest_feed(pool, &client, &location, source_name.as_deref()).await?;
+            println!(
+                "{feed}: {} items, {} new, {} already stored, {} skipped",
+                r.fetched,
+                r.new,
+                r.duplicates,
+                r.skipped.len()
+            );
+        }
+        Command::Prices(PricesCommand::Import {
+            path,
+            symbol,
+            interval,
+        }) => {
+            let r = prices::import(pool, &path, symbol.as_deref(), interval).await?;
+            println!(
+                "{}: {} files, {} bars stored, {} files already up to date",
+                path.display(),
+                r.files,
+                r.bars,
+                r.unchanged_files
+            );
+        }
+        Command::Study => {
+            let r = study::run(pool, &StudyParams::default()).await?;
+            println!(
+                "study run {}: {} events, {} with an impact score",
+                r.run_id, r.events, r.scored
+            );
+        }
+        Command::Serve { addr } => {
+            serve(db, addr).await?;
+        }
+        Command::Demo(args) => {
+            demo::run(db, &args).await?;
+        }
+        Command::Taxonomy(TaxonomyCommand::Load { file, tagging }) => {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+            };
+            let (tax_text, tax_name) = match &file {
+                Some(p) => (read(p)?, p.display().to_string()),
+                None => (
+                    taxonomy::BUILTIN_TAXONOMY.to_string(),
+                    "built-in taxonomy".into(),
+                ),
+            };
+            let (rules_text, rules_name) = match &tagging {
+                Some(p) => (read(p)?, p.display().to_string()),
+                None => (
+                    taxonomy::BUILTIN_TAGGING.to_string(),
+                    "built-in tagging rules".into(),
+                ),
+            };
+            let tokens = taxonomy::parse_taxonomy(&tax_text, &tax_name)?;
+            let rules = taxonomy::parse_tagging(&rules_text, &rules_name)?;
+            taxonomy::store::save(pool, &tokens, &rules).await?;
+            println!("loaded {} tokens from {tax_name}", tokens.len());
+        }
+    }
+    Ok(())
+}
+
+/// Run `work` unless Ctrl-C or SIGTERM comes first (then its transaction rolls back).
+pub async fn until_interrupted<T>(
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        r = work => r,
+        _ = shutdown_signal() => {
+            tracing::warn!("interrupted; stopping");
+            Err(anyhow::anyhow!("interrupted"))
+        }
+    }
+}
+
+/// Load the built-in taxonomy into a database that has none.
+pub async fn ensure_taxonomy(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    if taxonomy::store::is_empty(pool).await? {
+        let tokens = taxonomy::parse_taxonomy(taxonomy::BUILTIN_TAXONOMY, "built-in taxonomy")?;
+        let rules = taxonomy::parse_tagging(taxonomy::BUILTIN_TAGGING, "built-in tagging rules")?;
+        taxonomy::store::save(pool, &tokens, &rules).await?;
+        tracing::info!(tokens = tokens.len(), "loaded the built-in taxonomy");
+    }
+    Ok(())
+}
+
+/// Serve until Ctrl-C or SIGTERM, then finish in-flight requests.
+pub async fn serve(db: &Database, addr: SocketAddr) -> anyhow::Result<()> {
+    web::serve(
+        db.pool.clone(),
+        addr,
+        |bound| {
+            println!("Catalyst is serving on http://{bound}/  (Ctrl-C to stop)");
+        },
+        shutdown_signal(),
+    )
+    .await
+    .with_context(|| format!("serving on {addr}"))
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Ingest: fetch a feed, parse it, tag its items, store new articles and their events.
+
+pub mod feed;
+pub mod normalize;
+pub mod store;
+pub mod tagging;
+
+use sqlx::PgPool;
+
+pub use feed::FeedLocation;
+use tagging::Tagger;
+
+use crate::taxonomy::{self, TokenDef};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Feed(#[from] feed::FeedError),
+    #[error("database error while ingesting {input}: {source}")]
+    Db { input: String, source: sqlx::Error },
+}
+
+/// Counts from one ingest run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub source_id: i64,
+    pub fetched: usize,
+    pub new: usize,
+    pub duplicates: usize,
+    pub skipped: Vec<String>,
+}
+
+/// Fetch, parse and store one feed. All of a feed's new articles are stored in one
+/// transaction; running it again adds nothing.
+pub async fn ingest_feed(
+    pool: &PgPool,
+    client: &reqwest::Client,
+    location: &FeedLocation,
+    source_name: Option<&str>,
+) -> Result<IngestReport, IngestError> {
+    let input = location.to_string();
+    let db = |source| IngestError::Db {
+        input: input.clone(),
+        source,
+    };
+    let bytes = feed::fetch(client, location).await?;
+    let parsed = feed::parse(&bytes, &input)?;
+    for reason in &parsed.skipped {
+        tracing::warn!(feed = %input, "skipped {reason}");
+    }
+
+    let tagger = load_tagger(pool).await.map_err(db)?;
+    let (token_ids, category_ids) = store::id_maps(pool).await.map_err(db)?;
+    let name = source_name
+        .map(str::to_string)
+        .or_else(|| parsed.title.clone())
+        .unwrap_or_else(|| location.default_name());
+
+    let mut tx = pool.begin().await.map_err(db)?;
+    let source_id = store::upsert_source(&mut tx, &name, &location.as_source_url())
+        .await
+        .map_err(db)?;
+    let mut report = IngestReport {
+        source_id,
+        fetched: parsed.items.len(),
+        skipped: parsed.skipped.clone(),
+        ..Default::default()
+    };
+    for item in &parsed.items {
+        let text = match &item.summary {
+            Some(s) => format!("{}\n{}", item.title, s),
+            None => item.title.clone(),
+        };
+        let tags = tagger.tag(&text);
+        match store::store_item(&mut tx, source_id, item, &tags, &token_ids, &category_ids)
+            .await
+            .map_err(db)?
+        {
+            store::Stored::New { .. } => report.new += 1,
+            store::Stored::Duplicate => report.duplicates += 1,
+        }
+    }
+    tx.commit().await.map_err(db)?;
+    tracing::info!(
+        feed = %input,
+        fetched = report.fetched,
+        new = report.new,
+        duplicates = report.duplicates,
+        skipped = report.skipped.len(),
+        "ingested"
+    );
+    Ok(report)
+}
+
+/// The tagger for the taxonomy stored in the database.
+pub async fn load_tagger(pool: &PgPool) -> Result<Tagger, sqlx::Error> {
+    let tokens: Vec<TokenDef> = taxonomy::store::load_tokens(pool)
+        .await?
+        .into_iter()
+        .map(|t| TokenDef {
+            symbol: t.symbol,
+            name: t.name,
+            categories: t.categories,
+            aliases: t.aliases,
+        })
+        .collect();
+    let rules = taxonomy::store::load_rules(pool).await?;
+    Ok(Tagger::new(&tokens, &rules))
+}

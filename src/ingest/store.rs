@@ -1,0 +1,220 @@
+//! SQL for the news tables: sources, articles, events, article tags.
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+use sqlx::{PgConnection, PgPool};
+
+use super::feed::NewsItem;
+use super::normalize::{content_hash, title_key};
+use super::tagging::Tags;
+
+/// Articles with the same title key published within this distance of an event's
+/// articles join that event instead of starting a new one.
+pub const SAME_STORY_WINDOW: Duration = Duration::hours(48);
+
+/// Find or create the source for `url`. The name is kept once set; a name already used
+/// by another URL gets the URL's hash appended.
+pub async fn upsert_source(
+    conn: &mut PgConnection,
+    name: &str,
+    url: &str,
+) -> Result<i64, sqlx::Error> {
+    if let Some(id) = sqlx::query_scalar!("SELECT id FROM sources WHERE url = $1", url)
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return Ok(id);
+    }
+    let taken = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM sources WHERE name = $1) AS "taken!""#,
+        name
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let name = if taken {
+        format!("{name} ({})", &content_hash(url, None)[..8])
+    } else {
+        name.to_string()
+    };
+    sqlx::query_scalar!(
+        r#"INSERT INTO sources (name, kind, url) VALUES ($1, 'feed', $2)
+           ON CONFLICT (url) DO UPDATE SET url = EXCLUDED.url
+           RETURNING id"#,
+        name,
+        url
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// What happened to one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New { article_id: i64, event_id: i64 },
+    Duplicate,
+}
+
+/// Store one item with its tags, unless it is already stored (same canonical URL, same
+/// guid from the same source, or same title and summary). Joins an existing event when
+/// an article with the same title key was published within [`SAME_STORY_WINDOW`].
+pub async fn store_item(
+    conn: &mut PgConnection,
+    source_id: i64,
+    item: &NewsItem,
+    tags: &Tags,
+    token_ids: &HashMap<String, i32>,
+    category_ids: &HashMap<String, i32>,
+) -> Result<Stored, sqlx::Error> {
+    let hash = content_hash(&item.title, item.summary.as_deref());
+    let duplicate = sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+             SELECT 1 FROM articles
+             WHERE canonical_url = $1 OR (source_id = $2 AND guid = $3) OR content_hash = $4
+           ) AS "dup!""#,
+        item.url,
+        source_id,
+        item.guid,
+        hash
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if duplicate {
+        return Ok(Stored::Duplicate);
+    }
+
+    let key = title_key(&item.title);
+    let window_from = item.published_at - SAME_STORY_WINDOW;
+    let window_to = item.published_at + SAME_STORY_WINDOW;
+    let candidates = sqlx::query!(
+        r#"SELECT event_id, title FROM articles
+           WHERE published_at BETWEEN $1 AND $2 ORDER BY published_at"#,
+        window_from,
+        window_to
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let existing = candidates
+        .into_iter()
+        .find(|c| title_key(&c.title) == key)
+        .map(|c| c.event_id);
+    let kind = item.categories.first().map(|k| k.to_lowercase());
+    let event_id = match existing {
+        Some(id) => id,
+        None => {
+            sqlx::query_scalar!(
+                "INSERT INTO events (event_time, headline, kind) VALUES ($1, $2, $3) RETURNING id",
+                item.published_at,
+                item.title,
+                kind
+            )
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+
+    let article_id = sqlx::query_scalar!(
+        r#"INSERT INTO articles
+             (source_id, event_id, canonical_url, guid, title, summary, author, published_at, content_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           RETURNING id"#,
+        source_id,
+        event_id,
+        item.url,
+        item.guid,
+        item.title,
+        item.summary,
+        item.author,
+        item.published_at,
+        hash
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+
+    // The event's time and headline follow its earliest article.
+    sqlx::query!(
+        r#"UPDATE events e SET
+             event_time = first.published_at,
+             headline = first.title,
+             kind = COALESCE(e.kind, $2),
+             updated_at = now()
+           FROM (SELECT published_at, title FROM articles WHERE event_id = $1
+                 ORDER BY published_at, id LIMIT 1) AS first
+           WHERE e.id = $1"#,
+        event_id,
+        kind
+    )
+    .execute(&mut *conn)
+    .await?;
+
+    let mut t_ids = Vec::new();
+    let mut t_rules = Vec::new();
+    let mut t_texts = Vec::new();
+    let mut t_amb = Vec::new();
+    for t in &tags.tokens {
+        if let Some(&id) = token_ids.get(&t.symbol) {
+            t_ids.push(id);
+            t_rules.push(t.rule.as_str().to_string());
+            t_texts.push(t.matched_text.clone());
+            t_amb.push(t.ambiguous);
+        }
+    }
+    sqlx::query!(
+        r#"INSERT INTO article_token_tags (article_id, token_id, rule, matched_text, ambiguous)
+           SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[], $5::bool[])
+           ON CONFLICT DO NOTHING"#,
+        article_id,
+        &t_ids,
+        &t_rules,
+        &t_texts,
+        &t_amb
+    )
+    .execute(&mut *conn)
+    .await?;
+
+    let mut c_ids = Vec::new();
+    let mut c_rules = Vec::new();
+    let mut c_texts = Vec::new();
+    for c in &tags.categories {
+        if let Some(&id) = category_ids.get(&c.slug) {
+            c_ids.push(id);
+            c_rules.push(c.rule.as_str().to_string());
+            c_texts.push(c.matched_text.clone());
+        }
+    }
+    sqlx::query!(
+        r#"INSERT INTO article_category_tags (article_id, category_id, rule, matched_text)
+           SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[])
+           ON CONFLICT DO NOTHING"#,
+        article_id,
+        &c_ids,
+        &c_rules,
+        &c_texts
+    )
+    .execute(&mut *conn)
+    .await?;
+
+    Ok(Stored::New {
+        article_id,
+        event_id,
+    })
+}
+
+/// Symbol to id, and category slug to id.
+pub async fn id_maps(
+    pool: &PgPool,
+) -> Result<(HashMap<String, i32>, HashMap<String, i32>), sqlx::Error> {
+    let tokens = sqlx::query!("SELECT id, symbol FROM tokens")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.symbol, r.id))
+        .collect();
+    let categories = sqlx::query!("SELECT id, slug FROM categories")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.slug, r.id))
+        .collect();
+    Ok((tokens, categories))
+}

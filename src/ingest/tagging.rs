@@ -1,0 +1,452 @@
+//! Tagging: which tokens and categories a headline is about, and why. Pure: no I/O.
+//!
+//! Rules (each tag records the rule and the exact text that matched):
+//! - Every pattern (ticker, name, alias, keyword) matches only as a whole word: the
+//!   characters either side may not be letters or digits ("TRX" never matches inside
+//!   "MATRIX").
+//! - Patterns written all in capitals (tickers such as NEAR, acronyms such as GPU) match
+//!   case-sensitively, so the ticker NEAR never matches the word "near". Other patterns
+//!   (names, most keywords) match in any case.
+//! - Where token patterns overlap, the longest wins ("Bitcoin Cash" is BCH, not BTC).
+//! - `$TICKER` is a cashtag; "Name (TICKER)" tags both parts with rule name-with-ticker.
+//! - Ambiguous patterns (config/tagging.toml: AI, World, Render, ...) tag a token only in
+//!   those explicit forms. A bare match that keeps the pattern's exact spelling is kept
+//!   but flagged `ambiguous` and implies no categories; other bare matches are dropped.
+//! - In a headline written mostly in capitals, bare tickers are not trusted (flagged).
+//! - A token tag that is not ambiguous tags each of the token's categories (rule token).
+
+use std::collections::BTreeSet;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::taxonomy::{TaggingRules, TokenDef};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TokenRule {
+    Ticker,
+    Cashtag,
+    Name,
+    Alias,
+    NameWithTicker,
+}
+
+impl TokenRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenRule::Ticker => "ticker",
+            TokenRule::Cashtag => "cashtag",
+            TokenRule::Name => "name",
+            TokenRule::Alias => "alias",
+            TokenRule::NameWithTicker => "name-with-ticker",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CategoryRule {
+    Keyword,
+    Token,
+}
+
+impl CategoryRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CategoryRule::Keyword => "keyword",
+            CategoryRule::Token => "token",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TokenTag {
+    pub symbol: String,
+    pub rule: TokenRule,
+    pub matched_text: String,
+    pub ambiguous: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CategoryTag {
+    pub slug: String,
+    pub rule: CategoryRule,
+    pub matched_text: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags {
+    pub tokens: Vec<TokenTag>,
+    pub categories: Vec<CategoryTag>,
+}
+
+impl Tags {
+    /// Symbols tagged without ambiguity, sorted and unique.
+    pub fn symbols(&self) -> Vec<&str> {
+        let set: BTreeSet<&str> = self
+            .tokens
+            .iter()
+            .filter(|t| !t.ambiguous)
+            .map(|t| t.symbol.as_str())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Category slugs tagged, sorted and unique.
+    pub fn slugs(&self) -> Vec<&str> {
+        let set: BTreeSet<&str> = self.categories.iter().map(|c| c.slug.as_str()).collect();
+        set.into_iter().collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatternKind {
+    Ticker,
+    Name,
+    Alias,
+    Keyword,
+}
+
+#[derive(Debug, Clone)]
+struct Pattern {
+    text: String,
+    kind: PatternKind,
+    /// Token index (into `Tagger::tokens`) or category slug.
+    token: Option<usize>,
+    category: Option<String>,
+    ambiguous: bool,
+}
+
+/// A compiled tagger over a taxonomy. Build once, tag many texts.
+pub struct Tagger {
+    tokens: Vec<TokenDef>,
+    patterns: Vec<Pattern>,
+    /// Automaton over case-sensitive patterns, and the pattern index of each entry.
+    exact: (AhoCorasick, Vec<usize>),
+    /// Automaton over case-insensitive patterns.
+    folded: (AhoCorasick, Vec<usize>),
+}
+
+fn is_all_caps(s: &str) -> bool {
+    s.chars().any(|c| c.is_alphabetic()) && !s.chars().any(|c| c.is_lowercase())
+}
+
+impl Tagger {
+    pub fn new(tokens: &[TokenDef], rules: &TaggingRules) -> Self {
+        let ambiguous: BTreeSet<&str> = rules.ambiguous.iter().map(String::as_str).collect();
+        let mut patterns = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            let mut push = |text: &str, kind: PatternKind| {
+                patterns.push(Pattern {
+                    text: text.to_string(),
+                    kind,
+                    token: Some(i),
+                    category: None,
+                    ambiguous: ambiguous.contains(text),
+                })
+            };
+            push(&t.symbol, PatternKind::Ticker);
+            if t.name != t.symbol {
+                push(&t.name, PatternKind::Name);
+            }
+            for alias in &t.aliases {
+                let kind = if is_all_caps(alias) && !alias.contains(' ') {
+                    PatternKind::Ticker
+                } else {
+                    PatternKind::Alias
+                };
+                push(alias, kind);
+            }
+        }
+        for (slug, words) in &rules.keywords {
+            for w in words {
+                patterns.push(Pattern {
+                    text: w.clone(),
+                    kind: PatternKind::Keyword,
+                    token: None,
+                    category: Some(slug.clone()),
+                    ambiguous: false,
+                });
+            }
+        }
+        let build = |case_sensitive: bool| {
+            let idx: Vec<usize> = patterns
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| is_all_caps(&p.text) == case_sensitive)
+                .map(|(i, _)| i)
+                .collect();
+            let texts: Vec<&str> = idx.iter().map(|&i| patterns[i].text.as_str()).collect();
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(!case_sensitive)
+                .build(texts)
+                .expect("tagging patterns compile: they are plain strings");
+            (ac, idx)
+        };
+        let exact = build(true);
+        let folded = build(false);
+        Tagger {
+            tokens: tokens.to_vec(),
+            patterns,
+            exact,
+            folded,
+        }
+    }
+
+    /// Tag a text (headline and summary).
+    pub fn tag(&self, text: &str) -> Tags {
+        let shouting = is_shouting(text);
+        // (start, end, pattern index) of whole-word matches.
+        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+        for (ac, idx) in [&self.exact, &self.folded] {
+            for m in ac.find_overlapping_iter(text) {
+                let (s, e) = (m.start(), m.end());
+                if is_word_boundary(text, s, e) {
+                    hits.push((s, e, idx[m.pattern().as_usize()]));
+                }
+            }
+        }
+        // Longest first; ties by position. Token and keyword matches overlap freely.
+        hits.sort_by_key(|&(s, e, _)| (std::cmp::Reverse(e - s), s));
+        let mut taken_token: Vec<(usize, usize)> = Vec::new();
+        let mut taken_keyword: Vec<(usize, usize)> = Vec::new();
+        let mut tags = Tags::default();
+        for (s, e, pi) in hits {
+            let p = &self.patterns[pi];
+            let taken = if p.kind == PatternKind::Keyword {
+                &mut taken_keyword
+            } else {
+                &mut taken_token
+            };
+            if taken.iter().any(|&(ts, te)| s < te && ts < e) {
+                continue;
+            }
+            let matched = &text[s..e];
+            match (p.kind, p.token, &p.category) {
+                (PatternKind::Keyword, _, Some(slug)) => {
+                    taken.push((s, e));
+                    tags.categories.push(CategoryTag {
+                        slug: slug.clone(),
+                        rule: CategoryRule::Keyword,
+                        matched_text: matched.to_string(),
+                    });
+                }
+                (kind, Some(ti), _) => {
+                    let Some((rule, ambiguous)) =
+                        self.token_rule(text, s, e, kind, ti, p, shouting)
+                    else {
+                        continue;
+                    };
+                    taken.push((s, e));
+                    tags.tokens.push(TokenTag {
+                        symbol: self.tokens[ti].symbol.clone(),
+                        rule,
+                        matched_text: matched.to_string(),
+                        ambiguous,
+                    });
+                }
+                _ => {}
+            }
+        }
+        for t in &tags.tokens {
+            if t.ambiguous {
+                continue;
+            }
+            if let Some(def) = self.tokens.iter().find(|d| d.symbol == t.symbol) {
+                for slug in &def.categories {
+                    tags.categories.push(CategoryTag {
+                        slug: slug.clone(),
+                        rule: CategoryRule::Token,
+                        matched_text: t.symbol.clone(),
+                    });
+                }
+            }
+        }
+        tags.tokens.sort();
+        tags.tokens.dedup();
+        tags.categories.sort();
+        tags.categories.dedup();
+        tags
+    }
+
+    /// Decide how a token pattern matched, or that it does not count.
+    #[allow(clippy::too_many_arguments)]
+    fn token_rule(
+        &self,
+        text: &str,
+        s: usize,
+        e: usize,
+        kind: PatternKind,
+        ti: usize,
+        p: &Pattern,
+        shouting: bool,
+    ) -> Option<(TokenRule, bool)> {
+        let def = &self.tokens[ti];
+        let tickers: Vec<&str> = std::iter::once(def.symbol.as_str())
+            .chain(
+                def.aliases
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|a| is_all_caps(a) && !a.contains(' ')),
+            )
+            .collect();
+        let names: Vec<&str> = std::iter::once(def.name.as_str())
+            .chain(def.aliases.iter().map(String::as_str))
+            .collect();
+        let cashtag = kind == PatternKind::Ticker && text[..s].ends_with('$');
+        let followed_by_ticker = {
+            let rest = text[e..].trim_start();
+            rest.strip_prefix('(').is_some_and(|r| {
+                tickers
+                    .iter()
+                    .any(|t| r.strip_prefix(t).is_some_and(|r| r.starts_with(')')))
+            })
+        };
+        let ticker_after_name = kind == PatternKind::Ticker
+            && text[e..].starts_with(')')
+            && text[..s].strip_suffix('(').is_some_and(|before| {
+                let before = before.trim_end().to_lowercase();
+                names.iter().any(|n| before.ends_with(&n.to_lowercase()))
+            });
+        if cashtag {
+            return Some((TokenRule::Cashtag, false));
+        }
+        if followed_by_ticker || ticker_after_name {
+            return Some((TokenRule::NameWithTicker, false));
+        }
+        if p.ambiguous {
+            // Keep a bare ambiguous match only when spelled exactly as the pattern, flagged.
+            return (&text[s..e] == p.text).then_some((rule_of(kind), true));
+        }
+        if kind == PatternKind::Ticker && shouting {
+            return Some((TokenRule::Ticker, true));
+        }
+        Some((rule_of(kind), false))
+    }
+}
+
+fn rule_of(kind: PatternKind) -> TokenRule {
+    match kind {
+        PatternKind::Ticker => TokenRule::Ticker,
+        PatternKind::Name => TokenRule::Name,
+        _ => TokenRule::Alias,
+    }
+}
+
+/// Whether the match `[s, e)` stands as a whole word.
+fn is_word_boundary(text: &str, s: usize, e: usize) -> bool {
+    let before = text[..s].chars().next_back();
+    let after = text[e..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+}
+
+/// A text mostly in capitals, where capitalised words are no evidence of a ticker.
+fn is_shouting(text: &str) -> bool {
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let upper = text.chars().filter(|c| c.is_uppercase()).count();
+    letters >= 12 && upper * 10 >= letters * 7
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taxonomy::{parse_tagging, parse_taxonomy, BUILTIN_TAGGING, BUILTIN_TAXONOMY};
+
+    fn tagger() -> Tagger {
+        let tokens = parse_taxonomy(BUILTIN_TAXONOMY, "taxonomy.csv").unwrap();
+        let rules = parse_tagging(BUILTIN_TAGGING, "tagging.toml").unwrap();
+        Tagger::new(&tokens, &rules)
+    }
+
+    #[test]
+    fn ticker_near_is_not_the_word_near() {
+        let t = tagger();
+        assert!(t.tag("Bitcoin trades near record highs").symbols() == vec!["BTC"]);
+        assert_eq!(t.tag("NEAR jumps 12% on AI hype").symbols(), vec!["NEAR"]);
+    }
+
+    #[test]
+    fn tickers_match_only_as_whole_words() {
+        let t = tagger();
+        assert!(t.tag("The MATRIX reloaded").symbols().is_empty());
+        assert_eq!(
+            t.tag("Tron token TRX rises while the BTCUSDT pair and 1INCH lag")
+                .symbols(),
+            vec!["1INCH", "TRX"]
+        );
+    }
+
+    #[test]
+    fn seed_headline_tags_ai_tokens_and_category() {
+        let t = tagger();
+        let tags = t.tag(
+            "Render (RNDR) led the losses, followed by Near Protocol (NEAR), The Graph (GRT), \
+             and Artificial Superintelligence (FET) after DeepSeek R1",
+        );
+        assert_eq!(tags.symbols(), vec!["FET", "GRT", "NEAR", "RENDER"]);
+        assert!(tags.slugs().contains(&"ai"));
+        let render = tags
+            .tokens
+            .iter()
+            .find(|x| x.matched_text == "Render")
+            .unwrap();
+        assert_eq!(render.rule, TokenRule::NameWithTicker);
+        let deepseek = tags
+            .categories
+            .iter()
+            .find(|c| c.matched_text == "DeepSeek")
+            .unwrap();
+        assert_eq!(
+            (deepseek.slug.as_str(), deepseek.rule),
+            ("ai", CategoryRule::Keyword)
+        );
+    }
+
+    #[test]
+    fn longest_name_wins() {
+        let t = tagger();
+        assert_eq!(t.tag("Bitcoin Cash forks again").symbols(), vec!["BCH"]);
+    }
+
+    #[test]
+    fn ambiguous_ai_needs_an_explicit_form() {
+        let t = tagger();
+        let tags = t.tag("AI tokens rally as OpenAI shows Sora");
+        assert!(tags.symbols().is_empty(), "{tags:?}");
+        let flagged: Vec<_> = tags.tokens.iter().filter(|x| x.ambiguous).collect();
+        assert_eq!(flagged.len(), 1);
+        assert_eq!(flagged[0].symbol, "AI");
+        assert!(tags.slugs().contains(&"ai"));
+        assert!(
+            !tags.slugs().contains(&"gaming"),
+            "an ambiguous tag implies no category"
+        );
+        assert_eq!(t.tag("Sleepless AI ($AI) lists").symbols(), vec!["AI"]);
+        assert!(t.tag("the world watches").tokens.is_empty());
+    }
+
+    #[test]
+    fn cashtags_and_lowercase_names() {
+        let t = tagger();
+        let tags = t.tag("$PEPE and dogecoin pump; SEC approves spot bitcoin ETFs");
+        assert_eq!(tags.symbols(), vec!["BTC", "DOGE", "PEPE"]);
+        let pepe = tags.tokens.iter().find(|x| x.symbol == "PEPE").unwrap();
+        assert_eq!(pepe.rule, TokenRule::Cashtag);
+    }
+
+    #[test]
+    fn shouting_headlines_flag_bare_tickers() {
+        let t = tagger();
+        let tags = t.tag("MARKETS SINK AS TRADERS GET NEAR PANIC");
+        assert!(tags.symbols().is_empty(), "{tags:?}");
+    }
+
+    #[test]
+    fn token_tags_imply_categories() {
+        let t = tagger();
+        let tags = t.tag("Trump says reserve will include XRP, SOL and ADA");
+        assert_eq!(tags.symbols(), vec!["ADA", "SOL", "XRP"]);
+        assert!(tags.categories.iter().any(|c| c.slug == "payments"
+            && c.rule == CategoryRule::Token
+            && c.matched_text == "XRP"));
+    }
+}

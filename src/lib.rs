@@ -1,0 +1,14 @@
+//! Catalyst: what did this news do to the market?
+//!
+//! Stages, one module each: `ingest` (feeds to articles, events and tags), `prices`
+//! (price bars), `study` (event study: abnormal returns, category CAARs, impact score),
+//! `web` (the read-only UI), `db` (connection, migrations, private cluster), `cli`.
+//! `taxonomy` holds the token and category reference data all stages share.
+
+pub mod cli;
+pub mod db;
+pub mod ingest;
+pub mod prices;
+pub mod study;
+pub mod taxonomy;
+pub mod web;

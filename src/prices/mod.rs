@@ -1,0 +1,199 @@
+//! Prices: bars per token and interval, imported from CSV files.
+
+pub mod csv;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+pub use self::csv::CsvError;
+
+/// One price bar. Only `close` is required: the shared data has closes only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    pub open_time: DateTime<Utc>,
+    pub open: Option<f64>,
+    pub high: Option<f64>,
+    pub low: Option<f64>,
+    pub close: f64,
+    pub volume: Option<f64>,
+    pub market_cap: Option<f64>,
+}
+
+/// Bar length. Catalyst's default grid is hourly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BarInterval {
+    #[default]
+    Hour,
+    Day,
+}
+
+impl BarInterval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BarInterval::Hour => "1h",
+            BarInterval::Day => "1d",
+        }
+    }
+
+    pub fn seconds(self) -> i64 {
+        match self {
+            BarInterval::Hour => 3600,
+            BarInterval::Day => 86_400,
+        }
+    }
+
+    pub fn is_aligned(self, t: DateTime<Utc>) -> bool {
+        t.timestamp().rem_euclid(self.seconds()) == 0 && t.timestamp_subsec_nanos() == 0
+    }
+}
+
+impl std::str::FromStr for BarInterval {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "1h" => Ok(BarInterval::Hour),
+            "1d" => Ok(BarInterval::Day),
+            other => Err(format!("unknown interval {other:?} (expected 1h or 1d)")),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PriceError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    #[error("{path}: cannot tell the token from the file name; pass --symbol")]
+    NoSymbol { path: String },
+    #[error("{path}: no .csv files in this directory")]
+    EmptyDir { path: String },
+    #[error("database error while importing prices: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// A parsed file, ready to store.
+#[derive(Debug, Clone)]
+pub struct PriceFile {
+    pub path: PathBuf,
+    pub symbol: String,
+    pub bars: Vec<Bar>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub files: usize,
+    pub bars: usize,
+    /// Files whose bars were all stored already, left untouched.
+    pub unchanged_files: usize,
+    /// Tokens created because the taxonomy did not know them.
+    pub new_tokens: Vec<String>,
+}
+
+/// The token a file holds, from its name: `BTCUSDT.csv`, `btc-usd.csv`, `BTC.csv` → BTC.
+pub fn symbol_from_file_name(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?.to_ascii_uppercase();
+    let mut base = stem.as_str();
+    for suffix in ["USDT", "USDC", "USD", "BUSD"] {
+        if let Some(s) = base.strip_suffix(suffix) {
+            if !s.is_empty() {
+                base = s;
+                break;
+            }
+        }
+    }
+    let base = base.trim_end_matches(['-', '_']);
+    (!base.is_empty() && base.chars().all(|c| c.is_ascii_alphanumeric())).then(|| base.to_string())
+}
+
+/// Read and parse a file, or every `.csv` file of a directory (sorted by name). Nothing
+/// is stored: a bad file anywhere stops the import before the database is touched.
+pub fn read_files(
+    path: &Path,
+    symbol: Option<&str>,
+    interval: BarInterval,
+) -> Result<Vec<PriceFile>, PriceError> {
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| PriceError::Io { path: p, source }
+    };
+    let paths: Vec<PathBuf> = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io(path))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            return Err(PriceError::EmptyDir {
+                path: path.display().to_string(),
+            });
+        }
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    paths
+        .into_iter()
+        .map(|p| {
+            let symbol = match symbol {
+                Some(s) => s.to_ascii_uppercase(),
+                None => symbol_from_file_name(&p).ok_or_else(|| PriceError::NoSymbol {
+                    path: p.display().to_string(),
+                })?,
+            };
+            let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+            let bars = csv::parse_bars(&text, &p.display().to_string(), interval)?;
+            Ok(PriceFile {
+                path: p,
+                symbol,
+                bars,
+            })
+        })
+        .collect()
+}
+
+/// Import CSV bars from a file or directory: parse everything first, then store it all
+/// in one transaction (idempotent upserts). Files already stored are skipped.
+pub async fn import(
+    pool: &PgPool,
+    path: &Path,
+    symbol: Option<&str>,
+    interval: BarInterval,
+) -> Result<ImportReport, PriceError> {
+    let files = {
+        let path = path.to_path_buf();
+        let symbol = symbol.map(str::to_string);
+        tokio::task::spawn_blocking(move || read_files(&path, symbol.as_deref(), interval))
+            .await
+            .map_err(|e| PriceError::Io {
+                path: "(reader thread)".into(),
+                source: std::io::Error::other(e),
+            })??
+    };
+    store::save_files(pool, &files, interval).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_from_file_names() {
+        let s = |n: &str| symbol_from_file_name(Path::new(n));
+        assert_eq!(s("BTCUSDT.csv").as_deref(), Some("BTC"));
+        assert_eq!(s("dir/1INCHUSDT.csv").as_deref(), Some("1INCH"));
+        assert_eq!(s("eth-usd.csv").as_deref(), Some("ETH"));
+        assert_eq!(s("USDCUSDT.csv").as_deref(), Some("USDC"));
+        assert_eq!(s("SOL.csv").as_deref(), Some("SOL"));
+        assert_eq!(s("my prices.csv"), None);
+    }
+}
