@@ -118,8 +118,7 @@ pub fn curated_to_rss(csv_text: &str) -> anyhow::Result<String> {
 
 /// Load everything the demo needs and run the study. Idempotent: a second run adds
 /// nothing and skips price files already stored.
-pub async fn setup(db: &Database, data_dir: &Path) -> anyhow::Result<DemoReport> {
-    let pool = &db.pool;
+pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoReport> {
     super::ensure_taxonomy(pool).await?;
 
     let started = Instant::now();
@@ -174,7 +173,7 @@ pub async fn setup(db: &Database, data_dir: &Path) -> anyhow::Result<DemoReport>
 pub async fn run(db: &Database, args: &DemoArgs) -> anyhow::Result<()> {
     let data_dir = resolve_data_dir(args.data_dir.as_deref())?;
     println!("demo data: {}", data_dir.display());
-    super::until_interrupted(setup(db, &data_dir)).await?;
+    super::until_interrupted(setup(&db.pool, &data_dir)).await?;
     if args.no_serve {
         return Ok(());
     }

@@ -113,6 +113,10 @@ pub enum TaxonomyCommand {
 
 /// Run a command; Ctrl-C or SIGTERM stops it and still shuts the private database down.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Check the demo's data before starting any database.
+    if let Command::Demo(args) = &cli.command {
+        demo::resolve_data_dir(args.data_dir.as_deref())?;
+    }
     let db = Database::open(&cli.db.options())
         .await
         .context("opening the database")?;
@@ -238,8 +242,8 @@ pub async fn serve(db: &Database, addr: SocketAddr) -> anyhow::Result<()> {
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    async {
+pub async fn shutdown_signal() {
+    {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {

@@ -220,11 +220,23 @@ pub fn default_dir() -> PathBuf {
 /// PATH (symlinks resolved), then `pg_config --bindir`, then the newest
 /// `/usr/lib/postgresql/*/bin`.
 pub fn find_bin_dir() -> Result<PathBuf, EmbeddedError> {
+    first_complete(bin_dir_candidates())
+}
+
+/// The first directory holding all three server programs.
+fn first_complete(candidates: Vec<PathBuf>) -> Result<PathBuf, EmbeddedError> {
     let complete = |dir: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
             .all(|b| dir.join(b).is_file())
     };
+    candidates
+        .into_iter()
+        .find(|d| complete(d))
+        .ok_or(EmbeddedError::NoBinaries)
+}
+
+fn bin_dir_candidates() -> Vec<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(dir) = std::env::var_os("CATALYST_PG_BINDIR") {
         candidates.push(PathBuf::from(dir));
@@ -253,13 +265,10 @@ pub fn find_bin_dir() -> Result<PathBuf, EmbeddedError> {
                 Some((v, e.path().join("bin")))
             })
             .collect();
-        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
         candidates.extend(versions.into_iter().map(|(_, p)| p));
     }
     candidates
-        .into_iter()
-        .find(|d| complete(d))
-        .ok_or(EmbeddedError::NoBinaries)
 }
 
 /// The user the server runs as: none (ourselves) unless we are root.
@@ -303,9 +312,6 @@ fn owner_alive(owner_file: &Path) -> bool {
     let Ok(pid) = text.trim().parse::<i32>() else {
         return false;
     };
-    if pid == std::process::id() as i32 {
-        return false;
-    }
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
@@ -323,8 +329,7 @@ fn run(cmd: &mut Command, what: &str) -> Result<Output, EmbeddedError> {
     let detail = stderr
         .lines()
         .chain(stdout.lines())
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or("no output")
         .to_string();
     Err(EmbeddedError::Command {
@@ -332,4 +337,28 @@ fn run(cmd: &mut Command, what: &str) -> Result<Output, EmbeddedError> {
         status: output.status.to_string(),
         detail,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_binaries_says_how_to_install_or_what_to_set() {
+        let empty = tempfile_dir();
+        let err = first_complete(vec![empty.clone(), empty.join("missing")]).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("apt-get install postgresql"), "{msg}");
+        assert!(msg.contains("DATABASE_URL"), "{msg}");
+        let _ = fs::remove_dir_all(empty);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("catalyst-bin-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        for b in ["initdb", "pg_ctl"] {
+            fs::write(dir.join(b), "").unwrap();
+        }
+        dir
+    }
 }

@@ -86,6 +86,12 @@ pub async fn connect(url: &str) -> Result<PgPool, DbError> {
         .map_err(DbError::BadUrl)?
         .log_statements(log::LevelFilter::Debug)
         .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
+    // One direct attempt first: the pool would retry a refused connection until its
+    // acquire timeout, and a wrong URL should fail at once.
+    let probe = PgConnection::connect_with(&options)
+        .await
+        .map_err(DbError::Connect)?;
+    probe.close().await.ok();
     PgPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(30))

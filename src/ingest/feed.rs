@@ -202,10 +202,7 @@ pub fn parse(bytes: &[u8], input: &str) -> Result<ParsedFeed, FeedError> {
     };
     for (n, entry) in feed.entries.into_iter().enumerate() {
         let position = n + 1;
-        let title = entry
-            .title
-            .map(|t| plain_text(&t.content))
-            .unwrap_or_default();
+        let title = entry.title.map(|t| text_of(&t)).unwrap_or_default();
         if title.is_empty() {
             out.skipped.push(format!("item {position}: no title"));
             continue;
@@ -223,10 +220,7 @@ pub fn parse(bytes: &[u8], input: &str) -> Result<ParsedFeed, FeedError> {
                 .push(format!("item {position} ({title}): no link and no id"));
             continue;
         }
-        let summary = entry
-            .summary
-            .map(|s| plain_text(&s.content))
-            .filter(|s| !s.is_empty());
+        let summary = entry.summary.map(|s| text_of(&s)).filter(|s| !s.is_empty());
         let author = entry
             .authors
             .first()
@@ -249,6 +243,16 @@ pub fn parse(bytes: &[u8], input: &str) -> Result<ParsedFeed, FeedError> {
         });
     }
     Ok(out)
+}
+
+/// Plain text of a feed text construct: HTML is reduced to its text, plain text is kept
+/// as it is (a headline about `<script>` stays one).
+fn text_of(t: &feed_rs::model::Text) -> String {
+    if t.content_type.essence().to_string() == "text/html" {
+        plain_text(&t.content)
+    } else {
+        collapse_whitespace(&t.content)
+    }
 }
 
 #[cfg(test)]

@@ -315,7 +315,7 @@ impl Tagger {
         }
         if p.ambiguous {
             // Keep a bare ambiguous match only when spelled exactly as the pattern, flagged.
-            return (&text[s..e] == p.text).then_some((rule_of(kind), true));
+            return (text[s..e] == p.text).then_some((rule_of(kind), true));
         }
         if kind == PatternKind::Ticker && shouting {
             return Some((TokenRule::Ticker, true));

@@ -49,7 +49,7 @@ mod tests {
         assert_eq!(pct(Some(-0.045153)), "-4.52%");
         assert_eq!(pct(Some(0.1)), "+10.00%");
         assert_eq!(pct(None), "–");
-        assert_eq!(num(Some(-3.14159)), "-3.14");
+        assert_eq!(num(Some(-1.23456)), "-1.23");
         assert_eq!(p_value(Some(0.0004)), "<0.001");
         assert_eq!(p_value(Some(0.04512)), "0.045");
         assert_eq!(sign_class(Some(-1.0)), "neg");

@@ -1,0 +1,143 @@
+//! The `catalyst` binary: help everywhere, one-line errors that name the bad input, a
+//! non-zero exit, and nothing already stored lost.
+
+mod common;
+
+use assert_cmd::Command;
+use std::io::Write;
+
+fn catalyst(db_url: &str) -> Command {
+    let mut cmd = Command::cargo_bin("catalyst").unwrap();
+    cmd.env("DATABASE_URL", db_url).env("RUST_LOG", "off");
+    cmd
+}
+
+/// Run and expect failure; returns stderr, which must be a single `error:` line.
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "expected a failure");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+async fn bars(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM price_bars")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["ingest", "--help"],
+        vec!["prices", "import", "--help"],
+        vec!["study", "--help"],
+        vec!["serve", "--help"],
+        vec!["demo", "--help"],
+        vec!["migrate", "--help"],
+        vec!["taxonomy", "load", "--help"],
+    ] {
+        let out = Command::cargo_bin("catalyst")
+            .unwrap()
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_price_files_name_file_line_and_field_and_store_nothing() {
+    let db = common::test_db().await;
+    let prices = common::fixture("pipeline/prices");
+    catalyst(&db.url)
+        .args(["prices", "import"])
+        .arg(prices.join("BTCUSDT.csv"))
+        .assert()
+        .success();
+    let stored = bars(&db.pool).await;
+    assert!(stored > 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(prices.join("ETHUSDT.csv"), dir.path().join("ETHUSDT.csv")).unwrap();
+    let bad = dir.path().join("SOLUSDT.csv");
+    let mut f = std::fs::File::create(&bad).unwrap();
+    writeln!(
+        f,
+        "open_time,close\n2025-01-01 00:00:00,190.5\n2025-01-01 01:00:00,n/a"
+    )
+    .unwrap();
+
+    let err = fails(catalyst(&db.url).args(["prices", "import"]).arg(&bad));
+    assert!(err.contains("SOLUSDT.csv, line 3, field close"), "{err}");
+    // A directory with one good and one bad file stores neither.
+    let err = fails(catalyst(&db.url).args(["prices", "import"]).arg(dir.path()));
+    assert!(err.contains("SOLUSDT.csv, line 3, field close"), "{err}");
+    let err = fails(catalyst(&db.url).args(["prices", "import", "/no/such/file.csv"]));
+    assert!(err.contains("/no/such/file.csv"), "{err}");
+    assert_eq!(bars(&db.pool).await, stored);
+}
+
+#[tokio::test]
+async fn bad_feeds_name_the_input() {
+    let db = common::test_db().await;
+    catalyst(&db.url)
+        .args(["ingest", "--feed"])
+        .arg(common::fixture("pipeline/feed.xml"))
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "4 items, 3 new, 1 already stored",
+        ));
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.xml");
+    std::fs::write(
+        &broken,
+        "<rss version=\"2.0\"><channel><item><title>cut off",
+    )
+    .unwrap();
+    let err = fails(catalyst(&db.url).args(["ingest", "--feed"]).arg(&broken));
+    assert!(
+        err.contains("broken.xml") && err.contains("not a valid"),
+        "{err}"
+    );
+    let err = fails(catalyst(&db.url).args(["ingest", "--feed", "/no/such/feed.xml"]));
+    assert!(err.contains("/no/such/feed.xml"), "{err}");
+    let err = fails(catalyst(&db.url).args(["ingest", "--feed", "http://127.0.0.1:9/feed.xml"]));
+    assert!(err.contains("http://127.0.0.1:9/feed.xml"), "{err}");
+
+    let articles: i64 = sqlx::query_scalar("SELECT count(*) FROM articles")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(articles, 3);
+}
+
+#[test]
+fn a_bad_database_url_is_a_one_line_error() {
+    let err = fails(catalyst("postgres://nobody@127.0.0.1:1/none").arg("migrate"));
+    assert!(err.contains("database"), "{err}");
+}
+
+#[test]
+fn demo_with_a_wrong_data_dir_says_what_to_pass() {
+    let err = fails(catalyst("postgres://nobody@127.0.0.1:1/none").args([
+        "demo",
+        "--no-serve",
+        "--data-dir",
+        "/no/such/dir",
+    ]));
+    assert!(
+        err.contains("/no/such/dir") && err.contains("--data-dir"),
+        "{err}"
+    );
+}
