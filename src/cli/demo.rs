@@ -122,7 +122,9 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
     super::ensure_taxonomy(pool).await?;
 
     let started = Instant::now();
-    let feed_dir = std::env::temp_dir().join("catalyst-demo");
+    // Per user: another user's leftover folder in /tmp must not be in the way.
+    let feed_dir =
+        std::env::temp_dir().join(format!("catalyst-demo-{}", nix::unistd::Uid::effective()));
     std::fs::create_dir_all(&feed_dir)
         .with_context(|| format!("creating {}", feed_dir.display()))?;
     let feed_path = feed_dir.join("curated-events.rss");
