@@ -181,46 +181,77 @@ COMMENT ON COLUMN price_bars.source IS 'Where the bar came from (csv:FILE, binan
 -- Event study
 ------------------------------------------------------------------------------
 CREATE TABLE study_runs (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    params_key    text NOT NULL UNIQUE,
-    model         text NOT NULL CHECK (model IN ('market-adjusted', 'mean-adjusted', 'market-model')),
-    return_kind   text NOT NULL CHECK (return_kind IN ('simple', 'log')),
-    market_proxy  text NOT NULL,
-    interval      text NOT NULL,
-    params        jsonb NOT NULL,
-    started_at    timestamptz NOT NULL DEFAULT now(),
-    finished_at   timestamptz,
-    status        text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'complete', 'failed'))
+    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    params_key         text NOT NULL UNIQUE,
+    model              text NOT NULL CHECK (model IN ('market-adjusted', 'mean-adjusted', 'market-model')),
+    return_kind        text NOT NULL CHECK (return_kind IN ('simple', 'log')),
+    market_proxy       text NOT NULL,
+    interval           text NOT NULL,
+    params             jsonb NOT NULL,
+    input_fingerprint  text,
+    started_at         timestamptz NOT NULL DEFAULT now(),
+    finished_at        timestamptz,
+    status             text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'complete', 'failed')),
+    events_computed    integer NOT NULL DEFAULT 0
 );
-COMMENT ON TABLE study_runs IS 'One parameter set of the event study. Results belong to a run, so different parameters never mix; re-running a parameter set replaces its results.';
-COMMENT ON COLUMN study_runs.params_key IS 'Canonical text of the parameters; one run per distinct parameter set.';
-COMMENT ON COLUMN study_runs.model IS 'Normal-return model: market-adjusted (AR = R - R_market), mean-adjusted, market-model (OLS).';
+COMMENT ON TABLE study_runs IS 'One parameter set of the event study. Results belong to a run, so different parameters never mix; re-running a parameter set updates its results.';
+COMMENT ON COLUMN study_runs.params_key IS 'Canonical JSON of the parameters; one run per distinct parameter set.';
+COMMENT ON COLUMN study_runs.model IS 'Normal-return model: market-model (OLS alpha, beta; the default), market-adjusted (AR = R - R_market), mean-adjusted.';
 COMMENT ON COLUMN study_runs.return_kind IS 'simple: P_t / P_t-1 - 1; log: ln(P_t / P_t-1).';
-COMMENT ON COLUMN study_runs.market_proxy IS 'Market return series (BTC, ...).';
-COMMENT ON COLUMN study_runs.params IS 'All parameters as JSON (windows in bars relative to bar 0, minimum tokens per category).';
-COMMENT ON COLUMN study_runs.status IS 'complete once every event''s results are written.';
+COMMENT ON COLUMN study_runs.market_proxy IS 'Market return series: BTC (ETH for BTC itself), ETH, equal-weighted index, value-weighted index.';
+COMMENT ON COLUMN study_runs.params IS 'All parameters as JSON: windows in bars relative to bar 0, estimation window, minimum tokens per category, confounder rules.';
+COMMENT ON COLUMN study_runs.input_fingerprint IS 'SHA-256 over every event''s input fingerprint at the last run: equal fingerprints mean equal inputs.';
+COMMENT ON COLUMN study_runs.status IS 'running while a run writes; complete when every event''s results are written; failed if it stopped.';
+COMMENT ON COLUMN study_runs.events_computed IS 'Events recomputed by the last run (the others'' inputs had not changed).';
+
+CREATE TABLE study_token_estimates (
+    run_id        bigint NOT NULL REFERENCES study_runs (id) ON DELETE CASCADE,
+    event_id      bigint NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    token_id      integer NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
+    alpha         double precision NOT NULL,
+    beta          double precision NOT NULL,
+    sigma         double precision NOT NULL CHECK (sigma >= 0),
+    df            double precision NOT NULL CHECK (df > 0),
+    n_estimation  integer NOT NULL CHECK (n_estimation > 0),
+    path_start    integer NOT NULL,
+    ar_path       double precision[] NOT NULL,
+    PRIMARY KEY (run_id, event_id, token_id)
+);
+COMMENT ON TABLE study_token_estimates IS 'Per event and token: the normal-return model fitted on the estimation window, and the abnormal-return path.';
+COMMENT ON COLUMN study_token_estimates.alpha IS 'Intercept per bar (market model; the mean return for mean-adjusted; 0 for market-adjusted).';
+COMMENT ON COLUMN study_token_estimates.beta IS 'Slope on the market return (market model; 1 for market-adjusted; 0 for mean-adjusted).';
+COMMENT ON COLUMN study_token_estimates.sigma IS 'Residual standard deviation per bar on the estimation window.';
+COMMENT ON COLUMN study_token_estimates.df IS 'Residual degrees of freedom: m - 2 for the market model, m - 1 otherwise.';
+COMMENT ON COLUMN study_token_estimates.n_estimation IS 'Bars with returns in the estimation window (m).';
+COMMENT ON COLUMN study_token_estimates.path_start IS 'Bar (relative to bar 0) of the first element of ar_path.';
+COMMENT ON COLUMN study_token_estimates.ar_path IS 'Abnormal return of each bar of the event span, from path_start.';
 
 CREATE TABLE study_token_results (
-    run_id         bigint NOT NULL REFERENCES study_runs (id) ON DELETE CASCADE,
-    event_id       bigint NOT NULL REFERENCES events (id) ON DELETE CASCADE,
-    token_id       integer NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
-    window_start   integer NOT NULL,
-    window_end     integer NOT NULL,
-    car            double precision NOT NULL,
-    token_return   double precision NOT NULL,
-    market_return  double precision NOT NULL,
-    n_bars         integer NOT NULL CHECK (n_bars > 0),
+    run_id               bigint NOT NULL REFERENCES study_runs (id) ON DELETE CASCADE,
+    event_id             bigint NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    token_id             integer NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
+    window_start         integer NOT NULL,
+    window_end           integer NOT NULL,
+    car                  double precision NOT NULL,
+    car_variance         double precision NOT NULL CHECK (car_variance >= 0),
+    scar                 double precision,
+    token_return         double precision NOT NULL,
+    market_return        double precision NOT NULL,
+    car_market_adjusted  double precision NOT NULL,
     PRIMARY KEY (run_id, event_id, token_id, window_start, window_end),
     CHECK (window_end > window_start)
 );
 CREATE INDEX study_token_results_event_idx ON study_token_results (event_id);
-COMMENT ON TABLE study_token_results IS 'Per event, token and event window: cumulative abnormal return.';
+CREATE INDEX study_token_results_token_idx ON study_token_results (token_id);
+COMMENT ON TABLE study_token_results IS 'Per event, token and event window: cumulative abnormal return and its variance.';
 COMMENT ON COLUMN study_token_results.window_start IS 'First bar of the window, relative to bar 0 (the first bar opening at or after the event time).';
 COMMENT ON COLUMN study_token_results.window_end IS 'Bar after the last bar of the window (exclusive): [-24, 24) on hourly bars is t0-24h to t0+24h.';
-COMMENT ON COLUMN study_token_results.car IS 'Cumulative abnormal return: sum of the bars'' abnormal returns (fraction, -0.05 = -5%).';
+COMMENT ON COLUMN study_token_results.car IS 'Cumulative abnormal return: the sum of the bars'' abnormal returns (fraction, -0.05 = -5%).';
+COMMENT ON COLUMN study_token_results.car_variance IS 'Variance of the CAR corrected for estimation error: sigma^2 (L + L^2/m + (sum Rm_event - L mean Rm_est)^2 / SSm) for the market model, sigma^2 (L + L^2/m) otherwise.';
+COMMENT ON COLUMN study_token_results.scar IS 'Standardised CAR: car / sqrt(car_variance).';
 COMMENT ON COLUMN study_token_results.token_return IS 'The token''s own compounded return over the window.';
-COMMENT ON COLUMN study_token_results.market_return IS 'The market proxy''s compounded return over the window.';
-COMMENT ON COLUMN study_token_results.n_bars IS 'Bars in the window (L).';
+COMMENT ON COLUMN study_token_results.market_return IS 'Its market series'' compounded return over the window.';
+COMMENT ON COLUMN study_token_results.car_market_adjusted IS 'Sum of (R - R_market) over the window: the naive market-adjusted CAR, shown beside the model''s.';
 
 CREATE TABLE study_dropped_tokens (
     run_id     bigint NOT NULL REFERENCES study_runs (id) ON DELETE CASCADE,
@@ -229,42 +260,111 @@ CREATE TABLE study_dropped_tokens (
     reason     text NOT NULL,
     PRIMARY KEY (run_id, event_id, token_id)
 );
-COMMENT ON TABLE study_dropped_tokens IS 'Tokens left out of an event''s study, and why (no data, gap in the window, is the market proxy, ...).';
+COMMENT ON TABLE study_dropped_tokens IS 'Tokens left out of an event''s study, and why (no price data, a gap in a window, estimation window too short, constant prices).';
 
 CREATE TABLE study_category_results (
-    run_id        bigint NOT NULL REFERENCES study_runs (id) ON DELETE CASCADE,
-    event_id      bigint NOT NULL REFERENCES events (id) ON DELETE CASCADE,
-    category_id   integer NOT NULL REFERENCES categories (id) ON DELETE CASCADE,
-    window_start  integer NOT NULL,
-    window_end    integer NOT NULL,
-    n_tokens      integer NOT NULL CHECK (n_tokens > 0),
-    caar          double precision NOT NULL,
-    cross_sd      double precision,
-    t_stat        double precision,
-    p_value       double precision CHECK (p_value BETWEEN 0 AND 1),
+    run_id                  bigint NOT NULL REFERENCES study_runs (id) ON DELETE CASCADE,
+    event_id                bigint NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    category_id             integer NOT NULL REFERENCES categories (id) ON DELETE CASCADE,
+    window_start            integer NOT NULL,
+    window_end              integer NOT NULL,
+    n_tokens                integer NOT NULL CHECK (n_tokens > 0),
+    caar                    double precision NOT NULL,
+    caar_value_weighted     double precision,
+    cross_sd                double precision,
+    t_stat                  double precision,
+    p_value                 double precision CHECK (p_value BETWEEN 0 AND 1),
+    patell_z                double precision,
+    patell_p                double precision,
+    bmp_t                   double precision,
+    bmp_p                   double precision,
+    kp_t                    double precision,
+    kp_p                    double precision,
+    mean_cross_correlation  double precision,
+    portfolio_car           double precision,
+    portfolio_t             double precision,
+    portfolio_p             double precision,
+    rank_z                  double precision,
+    rank_p                  double precision,
+    sign_z                  double precision,
+    sign_p                  double precision,
+    n_positive              integer NOT NULL DEFAULT 0,
+    caar_path               double precision[],
     PRIMARY KEY (run_id, event_id, category_id, window_start, window_end),
     CHECK (window_end > window_start)
 );
 CREATE INDEX study_category_results_event_idx ON study_category_results (event_id);
-COMMENT ON TABLE study_category_results IS 'Per event, category and window: equal-weighted cumulative average abnormal return (CAAR) and its test statistics.';
+CREATE INDEX study_category_results_category_idx ON study_category_results (category_id, window_start, window_end);
+COMMENT ON TABLE study_category_results IS 'Per event, category and window: the cumulative average abnormal return (CAAR) and the test battery. portfolio_* and kp_* are robust to the tokens'' cross-correlation; t_stat, patell_* and bmp_* are naive.';
 COMMENT ON COLUMN study_category_results.n_tokens IS 'Tokens of the category with results (N).';
-COMMENT ON COLUMN study_category_results.caar IS 'Mean CAR over the category''s tokens.';
-COMMENT ON COLUMN study_category_results.cross_sd IS 'Cross-sectional sample standard deviation of the CARs (N - 1); NULL when N < 2.';
-COMMENT ON COLUMN study_category_results.t_stat IS 'Cross-sectional t = CAAR / (cross_sd / sqrt(N)); NULL when N < 2 or cross_sd = 0.';
-COMMENT ON COLUMN study_category_results.p_value IS 'Two-sided p-value of t_stat under Student''s t with N - 1 degrees of freedom.';
+COMMENT ON COLUMN study_category_results.caar IS 'Equal-weighted mean CAR of the category''s tokens.';
+COMMENT ON COLUMN study_category_results.caar_value_weighted IS 'Market-cap-weighted mean CAR (caps at the bar before the window); NULL unless every token has a cap.';
+COMMENT ON COLUMN study_category_results.cross_sd IS 'Cross-sectional sample standard deviation of the CARs (N - 1).';
+COMMENT ON COLUMN study_category_results.t_stat IS 'Naive cross-sectional t = CAAR / (cross_sd / sqrt(N)), N - 1 df.';
+COMMENT ON COLUMN study_category_results.p_value IS 'Two-sided p-value of t_stat.';
+COMMENT ON COLUMN study_category_results.patell_z IS 'Naive Patell Z: sum of standardised CARs / sqrt(sum df/(df - 2)).';
+COMMENT ON COLUMN study_category_results.bmp_t IS 'Naive Boehmer-Musumeci-Poulsen t: cross-sectional t of the standardised CARs.';
+COMMENT ON COLUMN study_category_results.kp_t IS 'Kolari-Pynnonen adjusted BMP: bmp_t sqrt((1 - r)/(1 + (N - 1) r)), r = mean_cross_correlation. Robust.';
+COMMENT ON COLUMN study_category_results.mean_cross_correlation IS 'Average pairwise correlation of the tokens'' standardised estimation-window residuals.';
+COMMENT ON COLUMN study_category_results.portfolio_car IS 'CAR of the category''s equal-weighted portfolio treated as one series through the same model.';
+COMMENT ON COLUMN study_category_results.portfolio_t IS 'Portfolio test: portfolio_car / sqrt(its CAR variance), t with the portfolio''s residual df. Robust; the default for ranking.';
+COMMENT ON COLUMN study_category_results.rank_z IS 'Corrado rank test, multi-bar form (Cowan 1992).';
+COMMENT ON COLUMN study_category_results.sign_z IS 'Generalised sign test (Cowan 1992): positive CARs against the estimation-window share of positive ARs.';
+COMMENT ON COLUMN study_category_results.n_positive IS 'Tokens with a positive CAR.';
+COMMENT ON COLUMN study_category_results.caar_path IS 'Cumulative mean abnormal return per bar of the event span (from the span''s first bar).';
+
+CREATE TABLE study_market_moves (
+    run_id         bigint NOT NULL REFERENCES study_runs (id) ON DELETE CASCADE,
+    event_id       bigint NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    window_start   integer NOT NULL,
+    window_end     integer NOT NULL,
+    market_return  double precision NOT NULL,
+    z              double precision NOT NULL,
+    p_value        double precision NOT NULL CHECK (p_value BETWEEN 0 AND 1),
+    PRIMARY KEY (run_id, event_id, window_start, window_end)
+);
+COMMENT ON TABLE study_market_moves IS 'The market proxy''s own move per event and window: abnormal returns hide a fall of the whole market, this shows it.';
+COMMENT ON COLUMN study_market_moves.market_return IS 'The proxy''s compounded return over the window.';
+COMMENT ON COLUMN study_market_moves.z IS '(sum of proxy returns - L * estimation mean) / (estimation sigma * sqrt(L)).';
 
 CREATE TABLE study_event_scores (
-    run_id             bigint NOT NULL REFERENCES study_runs (id) ON DELETE CASCADE,
-    event_id           bigint NOT NULL REFERENCES events (id) ON DELETE CASCADE,
-    impact_score       double precision,
-    top_category_id    integer REFERENCES categories (id) ON DELETE SET NULL,
-    top_caar           double precision,
-    market_return      double precision,
+    run_id                  bigint NOT NULL REFERENCES study_runs (id) ON DELETE CASCADE,
+    event_id                bigint NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    impact_score            double precision,
+    driver                  text CHECK (driver IN ('targets', 'market', 'spillover')),
+    top_kind                text,
+    top_category_id         integer REFERENCES categories (id) ON DELETE SET NULL,
+    top_token_id            integer REFERENCES tokens (id) ON DELETE SET NULL,
+    top_value               double precision,
+    top_stat                double precision,
+    top_p                   double precision,
+    targets_p               double precision,
+    spillover_p             double precision,
+    spillover_tests         integer NOT NULL DEFAULT 0,
+    components              jsonb NOT NULL DEFAULT '[]',
+    naive_score             double precision,
+    naive_category_id       integer REFERENCES categories (id) ON DELETE SET NULL,
+    market_return           double precision,
+    market_z                double precision,
+    overlapping_events      bigint[] NOT NULL DEFAULT '{}',
+    estimation_confounders  bigint[] NOT NULL DEFAULT '{}',
+    input_fingerprint       text NOT NULL,
+    computed_at             timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, event_id)
 );
 CREATE INDEX study_event_scores_rank_idx ON study_event_scores (run_id, impact_score DESC NULLS LAST);
-COMMENT ON TABLE study_event_scores IS 'One impact score per event and run, used to rank events. See README "Impact score".';
-COMMENT ON COLUMN study_event_scores.impact_score IS 'Largest |CAAR| over categories with enough tokens, in the ranking window; NULL when no category qualifies.';
-COMMENT ON COLUMN study_event_scores.top_category_id IS 'The category that gave the score (the most-moved category).';
-COMMENT ON COLUMN study_event_scores.top_caar IS 'That category''s signed CAAR in the ranking window.';
-COMMENT ON COLUMN study_event_scores.market_return IS 'The market proxy''s own return over the ranking window.';
+COMMENT ON TABLE study_event_scores IS 'One impact score per event and run, used to rank events; see README "Impact score".';
+COMMENT ON COLUMN study_event_scores.impact_score IS 'Strongest evidence of a move as |z|: max of the targets (Bonferroni over them), the market''s own move, and the spillovers (Bonferroni over all other categories).';
+COMMENT ON COLUMN study_event_scores.driver IS 'Which of the three gave the score.';
+COMMENT ON COLUMN study_event_scores.top_kind IS 'The component behind the score: target-category, target-token, market or spillover.';
+COMMENT ON COLUMN study_event_scores.top_value IS 'That component''s move (portfolio CAR, token CAR, or market return).';
+COMMENT ON COLUMN study_event_scores.top_stat IS 'That component''s test statistic (uncorrected).';
+COMMENT ON COLUMN study_event_scores.targets_p IS 'Smallest target p-value times the number of targets (capped at 1).';
+COMMENT ON COLUMN study_event_scores.spillover_p IS 'Smallest spillover p-value times spillover_tests (capped at 1).';
+COMMENT ON COLUMN study_event_scores.components IS 'Every target''s, the market''s and the strongest spillover''s move, statistic and p-value ("why this rank").';
+COMMENT ON COLUMN study_event_scores.naive_score IS 'Naive score for comparison: the largest |market-adjusted CAAR| of any category, however few its tokens.';
+COMMENT ON COLUMN study_event_scores.market_return IS 'The market proxy''s return over the ranking window.';
+COMMENT ON COLUMN study_event_scores.market_z IS 'Its z against its estimation-window volatility.';
+COMMENT ON COLUMN study_event_scores.overlapping_events IS 'Other events whose event span overlaps this one''s (confounders).';
+COMMENT ON COLUMN study_event_scores.estimation_confounders IS 'High-impact events inside this event''s estimation window.';
+COMMENT ON COLUMN study_event_scores.input_fingerprint IS 'SHA-256 of the event''s inputs (time, tags, prices in its windows, parameters); unchanged inputs are not recomputed.';

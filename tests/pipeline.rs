@@ -16,13 +16,11 @@ use tower::ServiceExt;
 
 use catalyst::ingest::{self, FeedLocation};
 use catalyst::prices::{self, BarInterval};
-use catalyst::study::{self, StudyParams};
+use catalyst::study::{self, RunOptions, StudyParams, Window};
 use catalyst::web::{self, format::pct, AppState};
 
-const TOL: f64 = 1e-9;
-
-/// slug, N, CAAR, t, p
-type CategoryRow = (String, i32, f64, Option<f64>, Option<f64>);
+/// symbol, window start, window end, CAR, variance, SCAR, alpha, beta, sigma
+type TokenRow = (String, i32, i32, f64, f64, Option<f64>, f64, f64, f64);
 
 fn expected() -> Value {
     let text = std::fs::read_to_string(common::fixture("pipeline/expected.json")).unwrap();
@@ -73,6 +71,18 @@ fn html_escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// The fixture's study parameters (make_fixture.py computes the same): market model,
+/// estimation [-48, -24), windows [-24, 0), [0, 4), [-24, 24), 3 tokens per category.
+fn fixture_params() -> StudyParams {
+    StudyParams {
+        estimation: Window::new(-48, -24),
+        windows: vec![Window::new(-24, 0), Window::new(0, 4), Window::new(-24, 24)],
+        ranking_window: Window::new(-24, 24),
+        min_category_tokens: 3,
+        ..StudyParams::hourly()
+    }
+}
+
 async fn load_everything(pool: &sqlx::PgPool, base: &str) -> ingest::IngestReport {
     let client = ingest::feed::http_client().unwrap();
     let feed = FeedLocation::parse(&format!("{base}/feed.xml"));
@@ -87,8 +97,30 @@ async fn load_everything(pool: &sqlx::PgPool, base: &str) -> ingest::IngestRepor
     )
     .await
     .unwrap();
-    study::run(pool, &StudyParams::default()).await.unwrap();
+    study::run(pool, &fixture_params(), RunOptions::default())
+        .await
+        .unwrap();
     report
+}
+
+fn close(got: Option<f64>, want: &Value, what: &str) {
+    let want = want
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what}: no expected value"));
+    let got = got.unwrap_or_else(|| panic!("{what}: no value, expected {want}"));
+    let tol = 1e-7 * want.abs().max(1.0);
+    assert!((got - want).abs() < tol, "{what}: {got} vs {want}");
+}
+
+/// Stored (stat, p) against the fixture's [stat, p].
+fn close_test(got: (Option<f64>, Option<f64>), want: Option<&Value>, what: &str) {
+    match want {
+        Some(w) => {
+            close(got.0, &w[0], &format!("{what} statistic"));
+            close(got.1, &w[1], &format!("{what} p"));
+        }
+        None => assert_eq!(got.0, None, "{what}: expected no statistic"),
+    }
 }
 
 #[tokio::test]
@@ -109,62 +141,82 @@ async fn feed_prices_study_and_pages_agree_with_the_independent_computation() {
             .into_iter()
             .collect();
     assert_eq!(ids.len(), 3);
+    let with_data = [
+        "BTC", "DOGE", "ETH", "FET", "GRT", "NEAR", "PEPE", "RENDER", "SHIB", "TAO",
+    ];
 
-    // Stored numbers against the independent ones.
     for e in events {
-        let id = ids[e["title"].as_str().unwrap()];
-        let cars: Vec<(String, f64)> = sqlx::query_as(
-            "SELECT t.symbol, r.car FROM study_token_results r JOIN tokens t ON t.id = r.token_id
-             WHERE r.event_id = $1 AND r.window_start = -24 AND r.window_end = 24",
+        let title = e["title"].as_str().unwrap();
+        let id = ids[title];
+
+        // Tags, as the fixture says the rules must give them.
+        let tokens: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT t.symbol FROM event_token_tags g JOIN tokens t ON t.id = g.token_id
+             WHERE g.event_id = $1 AND NOT g.ambiguous ORDER BY 1",
         )
         .bind(id)
         .fetch_all(&db.pool)
         .await
         .unwrap();
-        let want = e["cars"].as_object().unwrap();
+        assert_eq!(tokens, strings(&e["tags"]["tokens"]), "{title}: token tags");
+        let cats: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT c.slug FROM event_category_tags g JOIN categories c ON c.id = g.category_id
+             WHERE g.event_id = $1 ORDER BY 1",
+        )
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
         assert_eq!(
-            cars.len(),
-            want.len(),
-            "tokens with results for {}",
-            e["title"]
+            cats,
+            strings(&e["tags"]["categories"]),
+            "{title}: category tags"
         );
-        for (sym, car) in cars {
-            let w = want
-                .get(&sym)
-                .and_then(Value::as_f64)
-                .unwrap_or_else(|| panic!("{sym} not expected in {want:?}"));
-            assert!((car - w).abs() < TOL, "{sym}: {car} vs {w}");
+
+        // Tokens: model estimates and every window's CAR, variance and SCAR.
+        let rows: Vec<TokenRow> = sqlx::query_as(
+            "SELECT t.symbol, r.window_start, r.window_end, r.car, r.car_variance, r.scar,
+                    s.alpha, s.beta, s.sigma
+             FROM study_token_results r JOIN tokens t ON t.id = r.token_id
+             JOIN study_token_estimates s ON s.run_id = r.run_id AND s.event_id = r.event_id
+                                         AND s.token_id = r.token_id
+             WHERE r.event_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        let want = e["tokens"].as_object().unwrap();
+        assert_eq!(rows.len(), want.len() * 3, "{title}: token-window results");
+        for (sym, ws, we, car, var, scar, alpha, beta, sigma) in rows {
+            let w = &want[&sym];
+            let win = &w["windows"][format!("{ws},{we}")];
+            let what = format!("{title} {sym} [{ws},{we})");
+            close(Some(car), &win["car"], &format!("{what} car"));
+            close(Some(var), &win["var"], &format!("{what} var"));
+            close(scar, &win["scar"], &format!("{what} scar"));
+            close(Some(alpha), &w["alpha"], &format!("{what} alpha"));
+            close(Some(beta), &w["beta"], &format!("{what} beta"));
+            close(Some(sigma), &w["sigma"], &format!("{what} sigma"));
         }
         let dropped: Vec<String> = sqlx::query_scalar(
             "SELECT t.symbol FROM study_dropped_tokens d JOIN tokens t ON t.id = d.token_id
-             WHERE d.event_id = $1 ORDER BY 1",
+             WHERE d.event_id = $1 AND t.symbol = ANY($2) ORDER BY 1",
         )
         .bind(id)
+        .bind(&with_data[..])
         .fetch_all(&db.pool)
         .await
         .unwrap();
-        let tokens_with_data = 10;
-        let dropped_with_data: Vec<String> = dropped
-            .iter()
-            .filter(|s| ["BTC", "TAO"].contains(&s.as_str()))
-            .cloned()
-            .collect();
-        let want_dropped: Vec<String> = e["dropped"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(dropped_with_data, want_dropped);
         assert_eq!(
-            dropped.len(),
-            80 - tokens_with_data + want_dropped.len(),
-            "every taxonomy token without prices is listed as dropped (80 non-stablecoin tokens)"
+            dropped,
+            strings(&e["dropped"]),
+            "{title}: dropped tokens with data"
         );
 
-        let cats: Vec<CategoryRow> = sqlx::query_as(
-            "SELECT c.slug, r.n_tokens, r.caar, r.t_stat, r.p_value
-             FROM study_category_results r JOIN categories c ON c.id = r.category_id
+        // Categories: the whole battery, every window.
+        let rows: Vec<sqlx::postgres::PgRow> = sqlx::query(
+            "SELECT c.slug, r.* FROM study_category_results r JOIN categories c ON c.id = r.category_id
              WHERE r.event_id = $1",
         )
         .bind(id)
@@ -172,36 +224,94 @@ async fn feed_prices_study_and_pages_agree_with_the_independent_computation() {
         .await
         .unwrap();
         let want = e["categories"].as_object().unwrap();
-        assert_eq!(cats.len(), want.len());
-        for (slug, n, caar, t, p) in cats {
-            let w = &want[&slug];
-            assert_eq!(i64::from(n), w["n"].as_i64().unwrap(), "{slug}");
-            assert!(
-                (caar - w["caar"].as_f64().unwrap()).abs() < TOL,
-                "{slug} caar"
+        assert_eq!(
+            rows.len(),
+            want.len() * 3,
+            "{title}: category-window results"
+        );
+        for row in rows {
+            use sqlx::Row;
+            let slug: String = row.get("slug");
+            let key = format!(
+                "{},{}",
+                row.get::<i32, _>("window_start"),
+                row.get::<i32, _>("window_end")
             );
-            match w.get("t") {
-                Some(wt) => {
-                    assert!((t.unwrap() - wt.as_f64().unwrap()).abs() < 1e-7, "{slug} t");
-                    assert!(
-                        (p.unwrap() - w["p"].as_f64().unwrap()).abs() < 1e-7,
-                        "{slug} p"
-                    );
-                }
-                None => assert_eq!((t, p), (None, None), "{slug}: one token, no test"),
+            let w = &want[&slug][&key];
+            let what = format!("{title} {slug} [{key})");
+            let f = |c: &str| row.get::<Option<f64>, _>(c);
+            assert_eq!(
+                i64::from(row.get::<i32, _>("n_tokens")),
+                w["n"].as_i64().unwrap(),
+                "{what} n"
+            );
+            close(f("caar"), &w["caar"], &format!("{what} caar"));
+            close_test(
+                (f("t_stat"), f("p_value")),
+                w.get("cs"),
+                &format!("{what} cross-sectional"),
+            );
+            close_test(
+                (f("patell_z"), f("patell_p")),
+                w.get("patell"),
+                &format!("{what} Patell"),
+            );
+            close_test(
+                (f("bmp_t"), f("bmp_p")),
+                w.get("bmp"),
+                &format!("{what} BMP"),
+            );
+            close_test((f("kp_t"), f("kp_p")), w.get("kp"), &format!("{what} KP"));
+            close_test(
+                (f("portfolio_t"), f("portfolio_p")),
+                w.get("portfolio"),
+                &format!("{what} portfolio"),
+            );
+            close_test(
+                (f("rank_z"), f("rank_p")),
+                w.get("rank"),
+                &format!("{what} rank"),
+            );
+            close_test(
+                (f("sign_z"), f("sign_p")),
+                w.get("sign"),
+                &format!("{what} sign"),
+            );
+            if let Some(r) = w.get("rbar") {
+                close(f("mean_cross_correlation"), r, &format!("{what} rbar"));
+            }
+            if let Some(c) = w.get("portfolio_car") {
+                close(f("portfolio_car"), c, &format!("{what} portfolio car"));
             }
         }
-        let (impact, top, market): (Option<f64>, Option<String>, Option<f64>) = sqlx::query_as(
-            "SELECT s.impact_score, c.slug, s.market_return FROM study_event_scores s
-             LEFT JOIN categories c ON c.id = s.top_category_id WHERE s.event_id = $1",
+
+        // The market's own move and the score.
+        let moves: Vec<(i32, i32, f64, f64)> = sqlx::query_as(
+            "SELECT window_start, window_end, market_return, z FROM study_market_moves WHERE event_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(moves.len(), 3);
+        for (ws, we, ret, z) in moves {
+            let w = &e["market"][format!("{ws},{we}")];
+            close(Some(ret), &w["return"], &format!("{title} market return"));
+            close(Some(z), &w["z"], &format!("{title} market z"));
+        }
+        let (impact, driver): (Option<f64>, Option<String>) = sqlx::query_as(
+            "SELECT impact_score, driver FROM study_event_scores WHERE event_id = $1",
         )
         .bind(id)
         .fetch_one(&db.pool)
         .await
         .unwrap();
-        assert_eq!(top.as_deref(), e["top_category"].as_str());
-        assert!((impact.unwrap() - e["impact"].as_f64().unwrap()).abs() < TOL);
-        assert!((market.unwrap() - e["market_return"].as_f64().unwrap()).abs() < TOL);
+        close(impact, &e["score"]["impact"], &format!("{title} impact"));
+        assert_eq!(
+            driver.as_deref(),
+            e["score"]["driver"].as_str(),
+            "{title} driver"
+        );
     }
 
     // The ranked page: every event, in the independent ranking order, escaped.
@@ -224,30 +334,53 @@ async fn feed_prices_study_and_pages_agree_with_the_independent_computation() {
     assert!(!body.contains("<script>alert(1)</script>"));
     assert!(!body.contains("<img src=x"));
     for e in events {
-        let caar = e["categories"][e["top_category"].as_str().unwrap()]["caar"]
-            .as_f64()
-            .unwrap();
-        assert!(body.contains(&pct(Some(caar))), "CAAR {caar} shown");
+        assert!(
+            body.contains(&format!("{:.2}", e["score"]["impact"].as_f64().unwrap())),
+            "score of {} shown",
+            e["title"]
+        );
     }
 
-    // The AI event's page: tables and tags.
+    // The AI event's page: the battery, estimates, tags and why it ranks.
     let ai = &events[0];
     let id = ids[ai["title"].as_str().unwrap()];
     let (status, page) = get_page(&state, &format!("/events/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    let ai_cat = &ai["categories"]["ai"];
+    let ai_cat = &ai["categories"]["ai"]["-24,24"];
+    let ai_row = page
+        .split("<tr")
+        .find(|row| row.contains("<td>AI ★</td>"))
+        .expect("AI row in the category table");
     for needle in [
         pct(ai_cat["caar"].as_f64()),
-        format!("{:.2}", ai_cat["t"].as_f64().unwrap()),
-        format!("{:.3}", ai_cat["p"].as_f64().unwrap()),
-        pct(ai["cars"]["FET"].as_f64()),
+        format!("{:.2}", ai_cat["portfolio"][0].as_f64().unwrap()),
+        format!("{:.2}", ai_cat["kp"][0].as_f64().unwrap()),
+        format!("{:.2}", ai_cat["cs"][0].as_f64().unwrap()),
+    ] {
+        assert!(
+            ai_row.contains(&needle),
+            "AI row lacks {needle:?}: {ai_row}"
+        );
+    }
+    for needle in [
+        pct(ai["tokens"]["FET"]["windows"]["-24,24"]["car"].as_f64()),
+        format!("{:.2}", ai["tokens"]["FET"]["beta"].as_f64().unwrap()),
         "https://news.test/ai-slide".to_string(),
         "RENDER (Render) ← “RNDR”".to_string(),
         "AI ← “DeepSeek” (keyword)".to_string(),
         "TAO: missing bar".to_string(),
+        "Why this rank".to_string(),
     ] {
         assert!(page.contains(&needle), "event page lacks {needle:?}");
     }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]

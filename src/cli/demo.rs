@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::db::Database;
 use crate::ingest::{self, FeedLocation};
 use crate::prices::{self, BarInterval};
-use crate::study::{self, StudyParams};
+use crate::study::{self, RunOptions, StudyParams};
 
 /// The 31 curated real events of 2024–2025 (copied from shared/data/news).
 pub const CURATED_EVENTS: &str = include_str!("../../demo/curated-events-2024-2025.csv");
@@ -38,6 +38,8 @@ pub struct DemoReport {
     pub price_files: usize,
     pub bars: usize,
     pub study_events: usize,
+    /// Events the study recomputed (0 when nothing changed).
+    pub computed: usize,
 }
 
 /// Find the data directory: the one given, else `../shared/data` from the working
@@ -157,10 +159,11 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
     );
 
     let started = Instant::now();
-    let studied = study::run(pool, &StudyParams::default()).await?;
+    let studied = study::run(pool, &StudyParams::default(), RunOptions::default()).await?;
     println!(
-        "study: {} events, {} ranked ({:.1}s)",
+        "study: {} events, {} recomputed, {} ranked ({:.1}s)",
         studied.events,
+        studied.computed,
         studied.scored,
         started.elapsed().as_secs_f64()
     );
@@ -169,6 +172,7 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         price_files: imported.files,
         bars: imported.bars,
         study_events: studied.events,
+        computed: studied.computed,
     })
 }
 

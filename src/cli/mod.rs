@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::db::{Database, DbOptions};
 use crate::ingest::{self, FeedLocation};
 use crate::prices::{self, BarInterval};
-use crate::study::{self, StudyParams};
+use crate::study::model::Model;
+use crate::study::universe::{Proxy, ReturnKind};
+use crate::study::{self, export, RunOptions, StudyParams, Window};
 use crate::taxonomy;
 use crate::web;
 
@@ -68,8 +70,9 @@ pub enum Command {
     /// Price bars.
     #[command(subcommand)]
     Prices(PricesCommand),
-    /// Run the event study over all events and store the results.
-    Study,
+    /// Run the event study: every event whose inputs changed (new prices, new articles),
+    /// or all with --all. `study export` writes the results.
+    Study(StudyArgs),
     /// Serve the web UI.
     Serve {
         /// Address to listen on.
@@ -81,6 +84,106 @@ pub enum Command {
     /// Token taxonomy and tagging rules.
     #[command(subcommand)]
     Taxonomy(TaxonomyCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct StudyArgs {
+    #[command(subcommand)]
+    pub command: Option<StudyCommand>,
+    /// Recompute every event, not only those whose inputs changed.
+    #[arg(long)]
+    pub all: bool,
+    /// Normal-return model: market-model, market-adjusted, mean-adjusted.
+    #[arg(long, default_value = "market-model")]
+    pub model: Model,
+    /// Market proxy: btc (eth for BTC itself), eth, ew (equal-weighted), vw (value-weighted).
+    #[arg(long, default_value = "btc")]
+    pub proxy: Proxy,
+    /// Return kind: simple or log.
+    #[arg(long, default_value = "simple")]
+    pub returns: ReturnKind,
+    /// Bar interval: 1h, or 1d (UTC days; resampled from hourly bars when no daily ones).
+    #[arg(long, default_value = "1h")]
+    pub interval: BarInterval,
+    /// Event windows in bars relative to bar 0, as START:END (END exclusive), comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = parse_window, allow_hyphen_values = true)]
+    pub windows: Option<Vec<Window>>,
+    /// Ranking window, START:END [default: -24:24 hourly, -1:1 daily].
+    #[arg(long, value_parser = parse_window, allow_hyphen_values = true)]
+    pub ranking_window: Option<Window>,
+    /// Estimation window, START:END [default: -744:-24 hourly, -91:-1 daily].
+    #[arg(long, value_parser = parse_window, allow_hyphen_values = true)]
+    pub estimation: Option<Window>,
+    /// Minimum tokens for a category to enter the impact score.
+    #[arg(long)]
+    pub min_category_tokens: Option<usize>,
+    /// Leave high-impact events' windows out of other events' estimation windows.
+    #[arg(long)]
+    pub exclude_confounders: bool,
+}
+
+impl StudyArgs {
+    pub fn params(&self) -> StudyParams {
+        let mut p = match self.interval {
+            BarInterval::Hour => StudyParams::hourly(),
+            BarInterval::Day => StudyParams::daily(),
+        };
+        p.model = self.model;
+        p.proxy = self.proxy;
+        p.return_kind = self.returns;
+        p.exclude_confounders = self.exclude_confounders;
+        if let Some(w) = &self.windows {
+            p.windows = w.clone();
+        }
+        if let Some(w) = self.ranking_window {
+            p.ranking_window = w;
+        }
+        if !p.windows.contains(&p.ranking_window) {
+            p.windows.push(p.ranking_window);
+        }
+        if let Some(w) = self.estimation {
+            p.estimation = w;
+        }
+        if let Some(n) = self.min_category_tokens {
+            p.min_category_tokens = n;
+        }
+        p
+    }
+}
+
+fn parse_window(s: &str) -> Result<Window, String> {
+    let (a, b) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected START:END, e.g. -24:24"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<i32>()
+            .map_err(|_| format!("{s:?}: {v:?} is not a whole number of bars"))
+    };
+    let w = Window::new(parse(a)?, parse(b)?);
+    if w.is_empty() {
+        return Err(format!(
+            "{s:?}: the window is empty (END must exceed START)"
+        ));
+    }
+    Ok(w)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StudyCommand {
+    /// Write the latest run's per-token or per-category results (columns: docs/study.md).
+    Export {
+        /// csv or json (one object per line).
+        #[arg(long, default_value = "csv")]
+        format: export::Format,
+        /// Which results.
+        #[arg(long, default_value = "categories")]
+        table: export::Table,
+        /// Output file [default: standard output].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,11 +266,29 @@ async fn execute(db: &Database, command: Command) -> anyhow::Result<()> {
                 r.unchanged_files
             );
         }
-        Command::Study => {
-            let r = study::run(pool, &StudyParams::default()).await?;
+        Command::Study(StudyArgs {
+            command: Some(StudyCommand::Export { format, table, out }),
+            ..
+        }) => {
+            let n = match &out {
+                Some(path) => {
+                    let mut file = std::io::BufWriter::new(
+                        std::fs::File::create(path)
+                            .with_context(|| format!("creating {}", path.display()))?,
+                    );
+                    export::export(pool, table, format, &mut file).await?
+                }
+                None => export::export(pool, table, format, &mut std::io::stdout().lock()).await?,
+            };
+            if let Some(path) = out {
+                println!("{n} rows written to {}", path.display());
+            }
+        }
+        Command::Study(args) => {
+            let r = study::run(pool, &args.params(), RunOptions { all: args.all }).await?;
             println!(
-                "study run {}: {} events, {} with an impact score",
-                r.run_id, r.events, r.scored
+                "study run {}: {} events, {} recomputed, {} with an impact score",
+                r.run_id, r.events, r.computed, r.scored
             );
         }
         Command::Serve { addr } => {

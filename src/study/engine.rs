@@ -1,25 +1,28 @@
-//! The event study in memory. Pure: price series and events in, results out.
+//! The event study of one event over the universe. Pure: universe and event in, results out.
 //!
 //! Alignment. Bars are numbered by their opening time: bar `b` opens at `b * interval`
 //! seconds since the Unix epoch (UTC). Bar 0 of an event is the first bar that opens at
 //! or after the event time t0 (an event at 10:00:00 has bar 0 = the 10:00 bar; at
 //! 10:00:01, the 11:00 bar).
 //!
-//! Returns. The simple return of bar `k` runs from the close of bar `k - 1` to the close
-//! of bar `k`: r_k = C_k / C_{k-1} - 1, i.e. over the time span of bar `k` itself.
+//! Returns. Bar `k`'s return runs from the close of bar `k − 1` to the close of bar `k`,
+//! i.e. over the time span of bar `k` itself.
 //!
-//! Windows. `[a, b)` in bars relative to bar 0 covers bars a..b-1, so on hourly bars
-//! `[-24, 24)` spans t0-24h to t0+24h (48 returns, 49 closes). The market-adjusted
-//! abnormal return is AR_k = r_k - r_m,k with BTC as the market; CAR = sum of AR_k over
-//! the window. A token needs every close of the window (and the one before it): a gap
-//! drops it with a recorded reason rather than interpolating.
-
-use std::collections::BTreeMap;
+//! Windows. `[a, b)` in bars relative to bar 0 covers bars a..b−1, so on hourly bars
+//! `[−24, 24)` spans t0−24h to t0+24h. The estimation window `[−744, −24)` ends where
+//! the earliest event window begins. A token missing any bar of an event window, or with
+//! less than the minimum share of its estimation window, is dropped with a recorded
+//! reason rather than interpolated.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::stats::{cross_section, CrossSection};
+use super::model::{fit, Fit, FitError, Model};
+use super::significance::{
+    bmp, corrado_rank, cross_sectional, generalized_sign, kolari_pynnonen, mean_cross_correlation,
+    normal_two_sided_p, patell, single_series, standardised_ranks, z_of_two_sided_p, Test,
+};
+use super::universe::{Proxy, ReturnKind, Universe};
 use crate::prices::BarInterval;
 
 /// An event window `[start, end)` in bars relative to bar 0.
@@ -42,7 +45,7 @@ impl Window {
         self.end <= self.start
     }
 
-    /// `[-24h, +24h]` style label for hourly bars, `[-1d, +1d]` for daily.
+    /// `[-24h, +24h]` for hourly bars, `[-1d, +1d]` for daily.
     pub fn label(self, interval: BarInterval) -> String {
         let unit = match interval {
             BarInterval::Hour => "h",
@@ -59,41 +62,6 @@ impl Window {
     }
 }
 
-/// Closes of one token on a regular grid; `NaN` marks a missing bar.
-#[derive(Debug, Clone, Default)]
-pub struct Series {
-    first_bar: i64,
-    closes: Vec<f64>,
-}
-
-impl Series {
-    /// Build from (bar number, close) points in any order.
-    pub fn from_points(points: &[(i64, f64)]) -> Self {
-        let Some(first) = points.iter().map(|p| p.0).min() else {
-            return Series::default();
-        };
-        let last = points.iter().map(|p| p.0).max().unwrap_or(first);
-        let mut closes = vec![f64::NAN; (last - first + 1) as usize];
-        for &(bar, close) in points {
-            closes[(bar - first) as usize] = close;
-        }
-        Series {
-            first_bar: first,
-            closes,
-        }
-    }
-
-    pub fn close(&self, bar: i64) -> Option<f64> {
-        let i = bar.checked_sub(self.first_bar)?;
-        let c = *self.closes.get(usize::try_from(i).ok()?)?;
-        (c.is_finite() && c > 0.0).then_some(c)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.closes.is_empty()
-    }
-}
-
 /// The bar number of a bar opening at `t` (floor), and bar 0 of an event at `t0` (ceil).
 pub fn bar_of(t: DateTime<Utc>, interval: BarInterval) -> i64 {
     t.timestamp().div_euclid(interval.seconds())
@@ -105,117 +73,97 @@ pub fn bar_zero(t0: DateTime<Utc>, interval: BarInterval) -> i64 {
     secs.div_euclid(s) + i64::from(secs.rem_euclid(s) != 0)
 }
 
-/// Why a token is left out of an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DropReason {
-    NoData,
-    Gap { window: Window, bar: i32 },
-    IsProxy,
-}
-
-impl DropReason {
-    pub fn describe(&self, interval: BarInterval) -> String {
-        match self {
-            DropReason::NoData => "no price data".to_string(),
-            DropReason::Gap { window, bar } => {
-                format!("missing bar {bar:+} in window {}", window.label(interval))
-            }
-            DropReason::IsProxy => {
-                "is the market proxy (its abnormal return is 0 by construction)".to_string()
-            }
-        }
-    }
-}
-
-/// One token's result in one window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WindowReturn {
-    pub car: f64,
-    pub token_return: f64,
-    pub market_return: f64,
-    pub n_bars: i32,
-}
-
-/// CAR of `token` against `market` over `w` around `bar0`. Errors name the first bar
-/// missing in either series.
-pub fn window_car(
-    token: &Series,
-    market: &Series,
-    bar0: i64,
-    w: Window,
-) -> Result<WindowReturn, DropReason> {
-    let gap = |k: i32| DropReason::Gap { window: w, bar: k };
-    let mut car = 0.0;
-    for k in w.start..w.end {
-        let b = bar0 + i64::from(k);
-        let (Some(p0), Some(p1)) = (token.close(b - 1), token.close(b)) else {
-            return Err(gap(if token.close(b - 1).is_none() {
-                k - 1
-            } else {
-                k
-            }));
-        };
-        let (Some(m0), Some(m1)) = (market.close(b - 1), market.close(b)) else {
-            return Err(gap(if market.close(b - 1).is_none() {
-                k - 1
-            } else {
-                k
-            }));
-        };
-        car += (p1 / p0 - 1.0) - (m1 / m0 - 1.0);
-    }
-    let first = bar0 + i64::from(w.start) - 1;
-    let last = bar0 + i64::from(w.end) - 1;
-    // Present: checked in the loop (a non-empty window reads both ends).
-    let ratio = |s: &Series| match (s.close(first), s.close(last)) {
-        (Some(a), Some(b)) => b / a - 1.0,
-        _ => 0.0,
-    };
-    Ok(WindowReturn {
-        car,
-        token_return: ratio(token),
-        market_return: ratio(market),
-        n_bars: w.len(),
-    })
-}
-
-/// Parameters of a study run. Serialised canonically into `study_runs.params_key`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Parameters of a study run, stored with the run (`study_runs.params`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyParams {
-    pub model: String,
-    pub return_kind: String,
-    pub market_proxy: String,
+    pub model: Model,
+    pub return_kind: ReturnKind,
+    pub proxy: Proxy,
     #[serde(with = "interval_serde")]
     pub interval: BarInterval,
+    /// Estimation window, bars relative to bar 0.
+    pub estimation: Window,
+    /// Share of the estimation window that must have returns.
+    pub min_estimation_share: f64,
     pub windows: Vec<Window>,
+    /// The window the impact score is computed on.
     pub ranking_window: Window,
-    /// Categories with fewer tokens than this get no score (a mean of one or two
-    /// high-beta tokens is noise, not a category move).
+    /// Categories with fewer tokens are shown but never enter the score.
     pub min_category_tokens: usize,
+    /// An event whose |score| is at least this is "high-impact" for confounder flags.
+    pub confounder_score: f64,
+    /// Leave high-impact events' windows out of other events' estimation windows.
+    pub exclude_confounders: bool,
 }
 
-/// The ranking window: t0-24h to t0+24h. It starts before the event on purpose: news
+/// The ranking window: t0−24h to t0+24h. It starts before the event on purpose: news
 /// often reports a move already under way.
 pub const RANKING_WINDOW: Window = Window::new(-24, 24);
-pub const MIN_CATEGORY_TOKENS: usize = 3;
 
 impl Default for StudyParams {
     fn default() -> Self {
-        StudyParams {
-            model: "market-adjusted".into(),
-            return_kind: "simple".into(),
-            market_proxy: "BTC".into(),
-            interval: BarInterval::Hour,
-            windows: vec![RANKING_WINDOW],
-            ranking_window: RANKING_WINDOW,
-            min_category_tokens: MIN_CATEGORY_TOKENS,
-        }
+        Self::hourly()
     }
 }
 
 impl StudyParams {
+    /// Hourly defaults: estimation [−31 d, −1 d) (720 bars, 80% present), windows
+    /// [−24h, 0), [0, +1h), [0, +4h), [0, +24h), [−24h, +24h), [−24h, +72h).
+    pub fn hourly() -> Self {
+        StudyParams {
+            model: Model::MarketModel,
+            return_kind: ReturnKind::Simple,
+            proxy: Proxy::Btc,
+            interval: BarInterval::Hour,
+            estimation: Window::new(-744, -24),
+            min_estimation_share: 0.8,
+            windows: vec![
+                Window::new(-24, 0),
+                Window::new(0, 1),
+                Window::new(0, 4),
+                Window::new(0, 24),
+                RANKING_WINDOW,
+                Window::new(-24, 72),
+            ],
+            ranking_window: RANKING_WINDOW,
+            min_category_tokens: 5,
+            confounder_score: 3.0,
+            exclude_confounders: false,
+        }
+    }
+
+    /// Daily defaults (UTC days): estimation [−91 d, −1 d), windows [−1, 0), [0, 1),
+    /// [0, 3), [−1, 1) (ranking), [−1, 3), [0, 7).
+    pub fn daily() -> Self {
+        StudyParams {
+            interval: BarInterval::Day,
+            estimation: Window::new(-91, -1),
+            windows: vec![
+                Window::new(-1, 0),
+                Window::new(0, 1),
+                Window::new(0, 3),
+                Window::new(-1, 1),
+                Window::new(-1, 3),
+                Window::new(0, 7),
+            ],
+            ranking_window: Window::new(-1, 1),
+            ..Self::hourly()
+        }
+    }
+
+    /// Canonical text of the parameters: one run per distinct key.
     pub fn key(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The span of bars any event window reads, relative to bar 0.
+    pub fn event_span(&self) -> Window {
+        let start = self.windows.iter().map(|w| w.start).min().unwrap_or(0);
+        let end = self.windows.iter().map(|w| w.end).max().unwrap_or(0);
+        Window::new(
+            start.min(self.ranking_window.start),
+            end.max(self.ranking_window.end),
+        )
     }
 }
 
@@ -233,127 +181,655 @@ mod interval_serde {
     }
 }
 
-/// A token as the study sees it.
-#[derive(Debug, Clone)]
-pub struct StudyToken<'a> {
-    pub token_id: i32,
-    pub series: Option<&'a Series>,
-    /// Categories that aggregate this token (excluded categories already removed).
-    pub categories: &'a [i32],
-    pub is_proxy: bool,
+/// Why a token is left out of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropReason {
+    NoData,
+    EstimationTooShort { have: usize, need: usize },
+    ConstantPrices,
+    ConstantMarket,
+    Gap { window: Window, bar: i32 },
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenResult {
-    pub token_id: i32,
-    pub window: Window,
-    pub ret: WindowReturn,
+impl DropReason {
+    pub fn describe(&self, interval: BarInterval) -> String {
+        match self {
+            DropReason::NoData => "no price data".to_string(),
+            DropReason::EstimationTooShort { have, need } => {
+                format!("estimation window too short ({have} of {need} bars needed)")
+            }
+            DropReason::ConstantPrices => "constant prices in the estimation window".to_string(),
+            DropReason::ConstantMarket => {
+                "the market proxy is constant in the estimation window".to_string()
+            }
+            DropReason::Gap { window, bar } => {
+                format!("missing bar {bar:+} in window {}", window.label(interval))
+            }
+        }
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct CategoryResult {
-    pub category_id: i32,
-    pub window: Window,
-    pub stat: CrossSection,
+/// One event as the engine sees it.
+#[derive(Debug, Clone, Default)]
+pub struct EventInput {
+    /// Absolute bar number of bar 0.
+    pub bar0: i64,
+    /// Categories the news is tagged with (its targets).
+    pub target_categories: Vec<i32>,
+    /// Tokens the news names without ambiguity.
+    pub target_tokens: Vec<i32>,
+    /// Absolute bar ranges left out of the estimation window (confounding events).
+    pub excluded: Vec<(i64, i64)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenWindow {
+    pub window: Window,
+    pub car: f64,
+    pub variance: f64,
+    /// CAR / √variance.
+    pub scar: f64,
+    /// The token's own compounded return over the window.
+    pub token_return: f64,
+    /// Its market series' compounded return over the window.
+    pub market_return: f64,
+    /// Σ (R − R_m): the market-adjusted CAR, for the naive score shown beside the robust.
+    pub car_market_adjusted: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenOutcome {
+    pub token_id: i32,
+    pub fit: Fit,
+    /// AR path over the event span, from `path_start` (relative to bar 0).
+    pub path_start: i32,
+    pub ar_path: Vec<f64>,
+    pub windows: Vec<TokenWindow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoryOutcome {
+    pub category_id: i32,
+    pub window: Window,
+    pub n: usize,
+    pub caar: f64,
+    pub caar_value_weighted: Option<f64>,
+    /// Cross-sectional sample SD of the CARs.
+    pub cross_sd: Option<f64>,
+    pub cross_sectional: Option<Test>,
+    pub patell: Option<Test>,
+    pub bmp: Option<Test>,
+    pub kolari_pynnonen: Option<Test>,
+    pub mean_cross_correlation: Option<f64>,
+    pub portfolio_car: Option<f64>,
+    pub portfolio: Option<Test>,
+    pub rank: Option<Test>,
+    pub sign: Option<Test>,
+    pub n_positive: usize,
+    /// The equal-weighted CAAR path over the event span (mean AR per bar, cumulated).
+    pub caar_path: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarketMove {
+    pub window: Window,
+    /// The proxy's compounded return over the window.
+    pub market_return: f64,
+    /// (Σ R_m − L·mean) / (σ_m·√L) against its estimation-window volatility.
+    pub z: f64,
+    pub p: f64,
+}
+
+/// One part of the impact score ("why this rank").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreComponent {
+    /// target-category, target-token, market, spillover
+    pub kind: String,
+    pub category_id: Option<i32>,
+    pub token_id: Option<i32>,
+    /// The % move behind it (a CAR, CAAR or the market's return).
+    pub value: f64,
+    /// Its dependence-robust statistic and p-value.
+    pub stat: f64,
+    pub p: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
-    /// Largest |CAAR| in the ranking window over categories with enough tokens.
+    /// |z| of the strongest of: the targets (Bonferroni over the targets), the market
+    /// move, the spillovers (Bonferroni over all other categories). `None` without data.
     pub impact: Option<f64>,
-    pub top_category: Option<i32>,
-    pub top_caar: Option<f64>,
-    pub market_return: Option<f64>,
+    /// Which group gave it: targets, market, spillover.
+    pub driver: Option<String>,
+    /// The component that gave it.
+    pub top: Option<ScoreComponent>,
+    /// Every target's, the market's, and the strongest spillover's component.
+    pub components: Vec<ScoreComponent>,
+    pub targets_p: Option<f64>,
+    pub spillover_p: Option<f64>,
+    pub spillover_tests: usize,
+    /// Naive score: largest |CAAR| of any category, market-adjusted.
+    pub naive: Option<f64>,
+    pub naive_category: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventOutcome {
-    pub tokens: Vec<TokenResult>,
+    pub tokens: Vec<TokenOutcome>,
     pub dropped: Vec<(i32, DropReason)>,
-    pub categories: Vec<CategoryResult>,
+    pub categories: Vec<CategoryOutcome>,
+    pub market: Vec<MarketMove>,
     pub score: Score,
 }
 
-/// Study one event: every token's CAR in every window, the categories' CAARs, the score.
-/// A token missing any bar of any window is dropped from the event, so every window
-/// averages over the same tokens.
-pub fn study_event(
-    bar0: i64,
-    tokens: &[StudyToken<'_>],
-    market: &Series,
-    params: &StudyParams,
-) -> EventOutcome {
-    let mut results = Vec::new();
+/// Per-token scratch for the category tests.
+struct Scratch {
+    /// Residuals over [estimation start, span end), NaN where missing or excluded.
+    residuals: Vec<f64>,
+    sigma: f64,
+    /// Share of positive residuals in the estimation window.
+    p_positive: f64,
+    ranks: Vec<f64>,
+}
+
+/// Study one event.
+pub fn study_event(u: &Universe, ev: &EventInput, params: &StudyParams) -> EventOutcome {
+    let model = params.model;
+    let est = params.estimation;
+    let span = params.event_span();
+    let est_a = u.idx(ev.bar0 + i64::from(est.start));
+    let est_b = u.idx(ev.bar0 + i64::from(est.end));
+    let span_a = u.idx(ev.bar0 + i64::from(span.start));
+    let span_b = u.idx(ev.bar0 + i64::from(span.end));
+    let excluded: Vec<(i64, i64)> = ev
+        .excluded
+        .iter()
+        .map(|&(a, b)| (u.idx(a), u.idx(b)))
+        .collect();
+    let excluded_bars: i64 = excluded
+        .iter()
+        .map(|&(a, b)| (b.min(est_b) - a.max(est_a)).max(0))
+        .sum();
+    let need = (params.min_estimation_share * (est.len() as i64 - excluded_bars).max(0) as f64)
+        .ceil() as usize;
+    let is_excluded = |i: i64| excluded.iter().any(|&(a, b)| i >= a && i < b);
+
+    let mut tokens = Vec::new();
     let mut dropped = Vec::new();
-    // (category, window) -> CARs
-    let mut by_category: BTreeMap<(i32, Window), Vec<f64>> = BTreeMap::new();
-    for t in tokens {
-        if t.is_proxy {
-            dropped.push((t.token_id, DropReason::IsProxy));
-            continue;
-        }
-        let Some(series) = t.series.filter(|s| !s.is_empty()) else {
-            dropped.push((t.token_id, DropReason::NoData));
-            continue;
-        };
-        let computed: Result<Vec<(Window, WindowReturn)>, DropReason> = params
-            .windows
-            .iter()
-            .map(|&w| window_car(series, market, bar0, w).map(|r| (w, r)))
-            .collect();
-        match computed {
-            Ok(rs) => {
-                for (w, r) in rs {
-                    for &c in t.categories {
-                        by_category.entry((c, w)).or_default().push(r.car);
-                    }
-                    results.push(TokenResult {
-                        token_id: t.token_id,
-                        window: w,
-                        ret: r,
-                    });
-                }
+    let mut scratch: Vec<Option<Scratch>> = Vec::with_capacity(u.tokens.len());
+    for tok in &u.tokens {
+        let result = study_token(
+            u,
+            tok,
+            params,
+            (est_a, est_b),
+            (span_a, span_b),
+            &excluded,
+            need,
+        );
+        match result {
+            Ok((outcome, fitted)) => {
+                let market = &u.markets[tok.market];
+                let combined: Vec<f64> = (est_a..span_b)
+                    .map(|i| {
+                        let (y, x) = (Universe::at(&tok.returns, i), Universe::at(market, i));
+                        if (i < est_b && is_excluded(i)) || !y.is_finite() || !x.is_finite() {
+                            f64::NAN
+                        } else {
+                            y - fitted.expected(model, x)
+                        }
+                    })
+                    .collect();
+                let est_len = (est_b - est_a) as usize;
+                let est_part = &combined[..est_len.min(combined.len())];
+                let valid = est_part.iter().filter(|v| v.is_finite()).count();
+                let positive = est_part.iter().filter(|v| **v > 0.0).count();
+                scratch.push(Some(Scratch {
+                    ranks: standardised_ranks(&combined),
+                    residuals: combined,
+                    sigma: fitted.sigma,
+                    p_positive: positive as f64 / valid.max(1) as f64,
+                }));
+                tokens.push(outcome);
             }
-            Err(reason) => dropped.push((t.token_id, reason)),
+            Err(reason) => {
+                scratch.push(None);
+                dropped.push((tok.id, reason));
+            }
         }
     }
-    let categories: Vec<CategoryResult> = by_category
-        .into_iter()
-        .filter_map(|((category_id, window), cars)| {
-            cross_section(&cars).map(|stat| CategoryResult {
-                category_id,
-                window,
-                stat,
-            })
+
+    let by_id: std::collections::HashMap<i32, (usize, &TokenOutcome)> = tokens
+        .iter()
+        .map(|t| (t.token_id, t))
+        .filter_map(|(id, t)| {
+            u.tokens
+                .iter()
+                .position(|x| x.id == id)
+                .map(|i| (id, (i, t)))
         })
         .collect();
-    let top = categories
-        .iter()
-        .filter(|c| c.window == params.ranking_window && c.stat.n >= params.min_category_tokens)
-        .max_by(|a, b| a.stat.mean.abs().total_cmp(&b.stat.mean.abs()))
-        .map(|c| (c.category_id, c.stat.mean));
-    let market_return = {
-        let w = params.ranking_window;
-        let first = market.close(bar0 + i64::from(w.start) - 1);
-        let last = market.close(bar0 + i64::from(w.end) - 1);
-        first.zip(last).map(|(a, b)| b / a - 1.0)
-    };
+
+    let mut categories = Vec::new();
+    for cat in &u.categories {
+        let members: Vec<(usize, &TokenOutcome)> = cat
+            .members
+            .iter()
+            .filter_map(|&i| by_id.get(&u.tokens[i].id).copied())
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let std_resid: Vec<Vec<f64>> = members
+            .iter()
+            .filter_map(|(i, _)| scratch[*i].as_ref())
+            .map(|s| {
+                let est_len = ((est_b - est_a) as usize).min(s.residuals.len());
+                s.residuals[..est_len].iter().map(|e| e / s.sigma).collect()
+            })
+            .collect();
+        let refs: Vec<&[f64]> = std_resid.iter().map(Vec::as_slice).collect();
+        let rbar = mean_cross_correlation(&refs);
+        // Mean standardised rank per bar of the combined period.
+        let combined_len = (span_b - est_a).max(0) as usize;
+        let k: Vec<f64> = (0..combined_len)
+            .map(|t| {
+                let (s, n) = members
+                    .iter()
+                    .filter_map(|(i, _)| scratch[*i].as_ref())
+                    .map(|s| s.ranks[t])
+                    .filter(|v| v.is_finite())
+                    .fold((0.0, 0.0), |(s, n), v| (s + v, n + 1.0));
+                if n > 0.0 {
+                    s / n
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
+        let p_hat = members
+            .iter()
+            .filter_map(|(i, _)| scratch[*i].as_ref())
+            .map(|s| s.p_positive)
+            .sum::<f64>()
+            / members.len() as f64;
+        let portfolio_fit = fit(model, cat.sums.range(est_a, est_b, &excluded), need as f64).ok();
+        let span_len = span.len() as usize;
+        let caar_path = {
+            let mut acc = 0.0;
+            (0..span_len)
+                .map(|j| {
+                    let (s, n) = members
+                        .iter()
+                        .map(|(_, t)| t.ar_path[j])
+                        .fold((0.0, 0.0), |(s, n), v| (s + v, n + 1.0));
+                    acc += s / n;
+                    acc
+                })
+                .collect::<Vec<f64>>()
+        };
+
+        for (wi, &w) in params.windows.iter().enumerate() {
+            let cars: Vec<f64> = members.iter().map(|(_, t)| t.windows[wi].car).collect();
+            let scars: Vec<f64> = members.iter().map(|(_, t)| t.windows[wi].scar).collect();
+            let dfs: Vec<f64> = members.iter().map(|(_, t)| t.fit.df).collect();
+            let n = cars.len();
+            let caar = cars.iter().sum::<f64>() / n as f64;
+            let caps_at = ev.bar0 + i64::from(w.start) - 1;
+            let weights: Option<Vec<f64>> = members
+                .iter()
+                .map(|(i, _)| {
+                    u.tokens[*i]
+                        .caps
+                        .as_ref()
+                        .map(|c| Universe::at(c, u.idx(caps_at)))
+                        .filter(|c| c.is_finite() && *c > 0.0)
+                })
+                .collect();
+            let caar_value_weighted = weights.map(|ws| {
+                let total: f64 = ws.iter().sum();
+                ws.iter().zip(&cars).map(|(w, c)| w * c).sum::<f64>() / total
+            });
+            let bmp_test = bmp(&scars);
+            let (wa, wb) = (
+                u.idx(ev.bar0 + i64::from(w.start)),
+                u.idx(ev.bar0 + i64::from(w.end)),
+            );
+            let (portfolio_car, portfolio) = match portfolio_fit {
+                Some(f) => {
+                    let mut car = 0.0;
+                    let mut sum_x = 0.0;
+                    let mut complete = true;
+                    for i in wa..wb {
+                        let (y, x) = (
+                            Universe::at(&cat.portfolio, i),
+                            Universe::at(&u.markets[0], i),
+                        );
+                        if !y.is_finite() || !x.is_finite() {
+                            complete = false;
+                            break;
+                        }
+                        car += y - f.expected(model, x);
+                        sum_x += x;
+                    }
+                    if complete {
+                        let var = f.car_variance(model, f64::from(w.len()), sum_x);
+                        (Some(car), single_series(car, var, f.df))
+                    } else {
+                        (None, None)
+                    }
+                }
+                None => (None, None),
+            };
+            let rank_range = ((wa - est_a).max(0) as usize)..((wb - est_a).max(0) as usize);
+            categories.push(CategoryOutcome {
+                category_id: cat.id,
+                window: w,
+                n,
+                caar,
+                caar_value_weighted,
+                cross_sd: super::stats::sample_sd(&cars),
+                cross_sectional: cross_sectional(&cars),
+                patell: patell(&scars, &dfs),
+                bmp: bmp_test,
+                kolari_pynnonen: bmp_test
+                    .zip(rbar)
+                    .and_then(|(t, r)| kolari_pynnonen(t, n, r)),
+                mean_cross_correlation: rbar,
+                portfolio_car,
+                portfolio,
+                rank: corrado_rank(&k, rank_range),
+                sign: generalized_sign(cars.iter().filter(|c| **c > 0.0).count(), n, p_hat),
+                n_positive: cars.iter().filter(|c| **c > 0.0).count(),
+                caar_path: caar_path.clone(),
+            });
+        }
+    }
+
+    let market = market_moves(u, ev, params, (est_a, est_b), &excluded, need);
+    let score = score_event(u, ev, params, &tokens, &categories, &market);
     EventOutcome {
-        tokens: results,
+        tokens,
         dropped,
         categories,
-        score: Score {
-            impact: top.map(|(_, caar)| caar.abs()),
-            top_category: top.map(|(id, _)| id),
-            top_caar: top.map(|(_, caar)| caar),
-            market_return,
+        market,
+        score,
+    }
+}
+
+fn study_token(
+    u: &Universe,
+    tok: &super::universe::UToken,
+    params: &StudyParams,
+    (est_a, est_b): (i64, i64),
+    (span_a, span_b): (i64, i64),
+    excluded: &[(i64, i64)],
+    need: usize,
+) -> Result<(TokenOutcome, Fit), DropReason> {
+    if !tok.has_data {
+        return Err(DropReason::NoData);
+    }
+    let model = params.model;
+    let sums = tok.sums.range(est_a, est_b, excluded);
+    let fitted = fit(model, sums, need as f64).map_err(|e| match e {
+        FitError::TooShort => DropReason::EstimationTooShort {
+            have: sums.n as usize,
+            need,
         },
+        FitError::ConstantPrices => DropReason::ConstantPrices,
+        FitError::ConstantMarket => DropReason::ConstantMarket,
+    })?;
+    let market = &u.markets[tok.market];
+    let span = params.event_span();
+    let mut ar_path = Vec::with_capacity((span_b - span_a).max(0) as usize);
+    for i in span_a..span_b {
+        let (y, x) = (Universe::at(&tok.returns, i), Universe::at(market, i));
+        ar_path.push(if y.is_finite() && x.is_finite() {
+            y - fitted.expected(model, x)
+        } else {
+            f64::NAN
+        });
+    }
+    let mut windows = Vec::with_capacity(params.windows.len());
+    for &w in &params.windows {
+        let a = (w.start - span.start) as usize;
+        let b = (w.end - span.start) as usize;
+        if let Some(j) = (a..b).find(|&j| !ar_path[j].is_finite()) {
+            return Err(DropReason::Gap {
+                window: w,
+                bar: span.start + j as i32,
+            });
+        }
+        let car: f64 = ar_path[a..b].iter().sum();
+        let bars = (span_a + a as i64)..(span_a + b as i64);
+        let xs: Vec<f64> = bars.clone().map(|i| Universe::at(market, i)).collect();
+        let ys: Vec<f64> = bars.map(|i| Universe::at(&tok.returns, i)).collect();
+        let sum_x: f64 = xs.iter().sum();
+        let variance = fitted.car_variance(model, f64::from(w.len()), sum_x);
+        windows.push(TokenWindow {
+            window: w,
+            car,
+            variance,
+            scar: car / variance.sqrt(),
+            token_return: u.kind.compound(ys.iter().copied()),
+            market_return: u.kind.compound(xs.iter().copied()),
+            car_market_adjusted: ys.iter().sum::<f64>() - sum_x,
+        });
+    }
+    Ok((
+        TokenOutcome {
+            token_id: tok.id,
+            fit: fitted,
+            path_start: span.start,
+            ar_path,
+            windows,
+        },
+        fitted,
+    ))
+}
+
+fn market_moves(
+    u: &Universe,
+    ev: &EventInput,
+    params: &StudyParams,
+    (est_a, est_b): (i64, i64),
+    excluded: &[(i64, i64)],
+    need: usize,
+) -> Vec<MarketMove> {
+    let Ok(f) = fit(
+        Model::MeanAdjusted,
+        u.market_sums.range(est_a, est_b, excluded),
+        need as f64,
+    ) else {
+        return Vec::new();
+    };
+    params
+        .windows
+        .iter()
+        .filter_map(|&w| {
+            let xs: Vec<f64> = (w.start..w.end)
+                .map(|k| Universe::at(&u.markets[0], u.idx(ev.bar0 + i64::from(k))))
+                .collect();
+            if xs.iter().any(|x| !x.is_finite()) {
+                return None;
+            }
+            let l = f64::from(w.len());
+            let z = (xs.iter().sum::<f64>() - l * f.alpha) / (f.sigma * l.sqrt());
+            Some(MarketMove {
+                window: w,
+                market_return: u.kind.compound(xs.into_iter()),
+                z,
+                p: normal_two_sided_p(z),
+            })
+        })
+        .collect()
+}
+
+/// The impact score. Every event has three kinds of evidence, each reduced to one
+/// p-value: its targets (the categories it is tagged with, by the portfolio test, and
+/// the tokens it names, by their own CAR test; Bonferroni over their number), the market's
+/// own move (z against its volatility), and spillovers (portfolio tests of every other
+/// category with enough tokens; Bonferroni over their number, so looking at two dozen
+/// correlated categories is paid for). The score is the largest of the three as |z|.
+fn score_event(
+    u: &Universe,
+    ev: &EventInput,
+    params: &StudyParams,
+    tokens: &[TokenOutcome],
+    categories: &[CategoryOutcome],
+    market: &[MarketMove],
+) -> Score {
+    let rw = params.ranking_window;
+    let in_rw: Vec<&CategoryOutcome> = categories
+        .iter()
+        .filter(|c| c.window == rw && c.n >= params.min_category_tokens)
+        .collect();
+    let mut components = Vec::new();
+    let mut target_ps = Vec::new();
+    for c in in_rw
+        .iter()
+        .filter(|c| ev.target_categories.contains(&c.category_id))
+    {
+        if let (Some(t), Some(car)) = (c.portfolio, c.portfolio_car) {
+            target_ps.push(t.p);
+            components.push(ScoreComponent {
+                kind: "target-category".into(),
+                category_id: Some(c.category_id),
+                token_id: None,
+                value: car,
+                stat: t.stat,
+                p: t.p,
+            });
+        }
+    }
+    let rw_index = params.windows.iter().position(|w| *w == rw);
+    for t in tokens
+        .iter()
+        .filter(|t| ev.target_tokens.contains(&t.token_id))
+    {
+        let Some(tw) = rw_index.map(|i| t.windows[i]) else {
+            continue;
+        };
+        if let Some(test) = single_series(tw.car, tw.variance, t.fit.df) {
+            target_ps.push(test.p);
+            components.push(ScoreComponent {
+                kind: "target-token".into(),
+                category_id: None,
+                token_id: Some(t.token_id),
+                value: tw.car,
+                stat: test.stat,
+                p: test.p,
+            });
+        }
+    }
+    let bonferroni = |ps: &[f64]| {
+        ps.iter()
+            .copied()
+            .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.min(p))))
+            .map(|p| (p * ps.len() as f64).min(1.0))
+    };
+    let targets_p = bonferroni(&target_ps);
+
+    let market_move = market.iter().find(|m| m.window == rw);
+    if let Some(m) = market_move {
+        components.push(ScoreComponent {
+            kind: "market".into(),
+            category_id: None,
+            token_id: None,
+            value: m.market_return,
+            stat: m.z,
+            p: m.p,
+        });
+    }
+
+    let spill: Vec<&&CategoryOutcome> = in_rw
+        .iter()
+        .filter(|c| !ev.target_categories.contains(&c.category_id) && c.portfolio.is_some())
+        .collect();
+    let spill_ps: Vec<f64> = spill
+        .iter()
+        .filter_map(|c| c.portfolio.map(|t| t.p))
+        .collect();
+    let spillover_p = bonferroni(&spill_ps);
+    if let Some(best) = spill.iter().min_by(|a, b| {
+        a.portfolio
+            .map(|t| t.p)
+            .unwrap_or(1.0)
+            .total_cmp(&b.portfolio.map(|t| t.p).unwrap_or(1.0))
+    }) {
+        if let (Some(t), Some(car)) = (best.portfolio, best.portfolio_car) {
+            components.push(ScoreComponent {
+                kind: "spillover".into(),
+                category_id: Some(best.category_id),
+                token_id: None,
+                value: car,
+                stat: t.stat,
+                p: t.p,
+            });
+        }
+    }
+
+    let candidates = [
+        ("targets", targets_p.map(z_of_two_sided_p)),
+        ("market", market_move.map(|m| m.z.abs())),
+        ("spillover", spillover_p.map(z_of_two_sided_p)),
+    ];
+    let best = candidates
+        .iter()
+        .filter_map(|(k, z)| z.map(|z| (*k, z)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let top = best.and_then(|(kind, _)| {
+        let pick = |k: &str| {
+            components
+                .iter()
+                .filter(|c| c.kind.starts_with(k))
+                .min_by(|a, b| a.p.total_cmp(&b.p))
+                .cloned()
+        };
+        match kind {
+            "targets" => pick("target"),
+            "market" => pick("market"),
+            _ => pick("spillover"),
+        }
+    });
+
+    // Naive: the largest |market-adjusted CAAR| of any category, however small.
+    let mut naive: Option<(f64, i32)> = None;
+    if let Some(i) = rw_index {
+        for cat in &u.categories {
+            let cars: Vec<f64> = cat
+                .members
+                .iter()
+                .filter_map(|&m| tokens.iter().find(|t| t.token_id == u.tokens[m].id))
+                .map(|t| t.windows[i].car_market_adjusted)
+                .collect();
+            if cars.is_empty() {
+                continue;
+            }
+            let caar = cars.iter().sum::<f64>() / cars.len() as f64;
+            if naive.is_none_or(|(v, _)| caar.abs() > v) {
+                naive = Some((caar.abs(), cat.id));
+            }
+        }
+    }
+
+    Score {
+        impact: best.map(|(_, z)| z),
+        driver: best.map(|(k, _)| k.to_string()),
+        top,
+        components,
+        targets_p,
+        spillover_p,
+        spillover_tests: spill_ps.len(),
+        naive: naive.map(|(v, _)| v),
+        naive_category: naive.map(|(_, c)| c),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::study::universe::TokenInput;
     use chrono::TimeZone;
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -371,7 +847,6 @@ mod tests {
             .timestamp_millis_opt(t("2025-01-27T10:00:00Z").timestamp_millis() + 1)
             .unwrap();
         assert_eq!(bar_zero(ms, h), ten + 1);
-        // Midnight crossings.
         let midnight = bar_of(t("2025-01-28T00:00:00Z"), h);
         assert_eq!(bar_zero(t("2025-01-27T23:59:59Z"), h), midnight);
         assert_eq!(bar_zero(t("2025-01-28T00:00:01Z"), h), midnight + 1);
@@ -386,99 +861,149 @@ mod tests {
         );
     }
 
+    /// A tiny universe where the arithmetic can be followed by hand: market-adjusted,
+    /// estimation [−4, −1), window [0, 2).
     #[test]
-    fn hand_worked_car() {
-        // Bars 9..12. Token closes 100, 110, 99, 99; market 10, 10, 10.5, 10.5.
-        // Window [0, 3) around bar0 = 10 reads closes of bars 9..12:
-        // token returns 0.10, -0.10, 0; market 0, 0.05, 0 -> ARs 0.10, -0.15, 0 -> CAR -0.05.
-        let token = Series::from_points(&[(9, 100.0), (10, 110.0), (11, 99.0), (12, 99.0)]);
-        let market = Series::from_points(&[(9, 10.0), (10, 10.0), (11, 10.5), (12, 10.5)]);
-        let r = window_car(&token, &market, 10, Window::new(0, 3)).unwrap();
-        assert!((r.car - -0.05).abs() < 1e-12, "{r:?}");
-        assert!((r.token_return - -0.01).abs() < 1e-12);
-        assert!((r.market_return - 0.05).abs() < 1e-12);
-        assert_eq!(r.n_bars, 3);
-    }
-
-    #[test]
-    fn gaps_drop_the_token_and_say_where() {
-        let token = Series::from_points(&[(9, 100.0), (10, 110.0), (12, 99.0)]);
-        let market = Series::from_points(&[(9, 10.0), (10, 10.0), (11, 10.5), (12, 10.5)]);
-        let e = window_car(&token, &market, 10, Window::new(0, 3)).unwrap_err();
-        assert_eq!(
-            e,
-            DropReason::Gap {
-                window: Window::new(0, 3),
-                bar: 1
-            }
-        );
-        assert_eq!(
-            e.describe(BarInterval::Hour),
-            "missing bar +1 in window [0, +3h]"
-        );
-    }
-
-    #[test]
-    fn categories_average_and_score_needs_enough_tokens() {
-        let market = Series::from_points(&[(0, 1.0), (1, 1.0)]);
-        let up = |c: f64| Series::from_points(&[(0, 1.0), (1, c)]);
-        let (a, b, c, d) = (up(1.1), up(1.2), up(1.3), up(0.5));
-        let big = [1];
-        let small = [2];
+    fn hand_worked_market_adjusted_event() {
+        let btc = [100.0, 101.0, 100.0, 101.0, 100.0, 100.0, 110.0, 110.0];
+        let tok = [10.0, 10.2, 10.0, 10.1, 10.0, 10.0, 12.0, 12.6];
+        let u = Universe::build(
+            0,
+            8,
+            vec![
+                TokenInput {
+                    id: 1,
+                    symbol: "BTC".into(),
+                    categories: vec![],
+                    closes: btc.to_vec(),
+                    caps: None,
+                },
+                TokenInput {
+                    id: 2,
+                    symbol: "X".into(),
+                    categories: vec![9],
+                    closes: tok.to_vec(),
+                    caps: None,
+                },
+            ],
+            ReturnKind::Simple,
+            Proxy::Btc,
+        )
+        .unwrap();
         let params = StudyParams {
-            windows: vec![Window::new(0, 1)],
-            ranking_window: Window::new(0, 1),
-            ..Default::default()
+            model: Model::MarketAdjusted,
+            estimation: Window::new(-4, -1),
+            windows: vec![Window::new(0, 2)],
+            ranking_window: Window::new(0, 2),
+            min_category_tokens: 1,
+            min_estimation_share: 1.0,
+            ..StudyParams::hourly()
         };
-        let tokens = [
-            StudyToken {
-                token_id: 1,
-                series: Some(&a),
-                categories: &big,
-                is_proxy: false,
+        let out = study_event(
+            &u,
+            &EventInput {
+                bar0: 6,
+                ..Default::default()
             },
-            StudyToken {
-                token_id: 2,
-                series: Some(&b),
-                categories: &big,
-                is_proxy: false,
-            },
-            StudyToken {
-                token_id: 3,
-                series: Some(&c),
-                categories: &big,
-                is_proxy: false,
-            },
-            StudyToken {
-                token_id: 4,
-                series: Some(&d),
-                categories: &small,
-                is_proxy: false,
-            },
-            StudyToken {
-                token_id: 5,
-                series: None,
-                categories: &small,
-                is_proxy: false,
-            },
-            StudyToken {
-                token_id: 6,
-                series: Some(&market),
-                categories: &small,
-                is_proxy: true,
-            },
-        ];
-        let out = study_event(1, &tokens, &market, &params);
-        assert_eq!(
-            out.dropped,
-            vec![(5, DropReason::NoData), (6, DropReason::IsProxy)]
+            &params,
         );
-        let big_cat = out.categories.iter().find(|c| c.category_id == 1).unwrap();
-        assert_eq!(big_cat.stat.n, 3);
-        assert!((big_cat.stat.mean - 0.2).abs() < 1e-12);
-        // Category 2 moved more (-50%) but has one token: below the minimum of 3.
-        assert_eq!(out.score.top_category, Some(1));
-        assert!((out.score.impact.unwrap() - 0.2).abs() < 1e-12);
-        assert_eq!(out.score.market_return, Some(0.0));
+        // BTC has no ETH to be measured against: dropped.
+        assert_eq!(out.dropped.len(), 1);
+        let x = &out.tokens[0];
+        // Bar 6: X +20%, BTC +10% → AR 0.10; bar 7: X +5%, BTC 0 → AR 0.05.
+        assert!(
+            (x.windows[0].car - 0.15).abs() < 1e-12,
+            "{:?}",
+            x.windows[0]
+        );
+        assert!((x.windows[0].token_return - 0.26).abs() < 1e-12);
+        assert!((x.windows[0].market_return - 0.10).abs() < 1e-12);
+        // Estimation bars 2..4: returns X (−1.9608%, +1%, −0.9901%), BTC (−0.9901%, +1%, −0.9901%).
+        let d = [10.0 / 10.2 - 1.0 - (100.0 / 101.0 - 1.0), 0.0, 0.0];
+        let mean = d.iter().sum::<f64>() / 3.0;
+        let var = d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 2.0;
+        assert!((x.fit.sigma.powi(2) - var).abs() < 1e-15);
+        assert!((x.windows[0].variance - var * (2.0 + 4.0 / 3.0)).abs() < 1e-15);
+        assert_eq!(out.categories.len(), 1);
+        assert!((out.categories[0].caar - 0.15).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gaps_and_short_estimation_drop_tokens_with_reasons() {
+        let n = 40;
+        let btc: Vec<f64> = (0..n).map(|i| 100.0 + (i % 3) as f64).collect();
+        let mut gap: Vec<f64> = (0..n).map(|i| 10.0 + (i % 5) as f64 * 0.1).collect();
+        gap[31] = f64::NAN;
+        let mut short: Vec<f64> = (0..n).map(|i| 5.0 + (i % 4) as f64 * 0.1).collect();
+        short[..13].fill(f64::NAN);
+        let flat = vec![1.0; n];
+        let u = Universe::build(
+            0,
+            n,
+            vec![
+                TokenInput {
+                    id: 1,
+                    symbol: "BTC".into(),
+                    categories: vec![],
+                    closes: btc,
+                    caps: None,
+                },
+                TokenInput {
+                    id: 2,
+                    symbol: "GAP".into(),
+                    categories: vec![],
+                    closes: gap,
+                    caps: None,
+                },
+                TokenInput {
+                    id: 3,
+                    symbol: "SHORT".into(),
+                    categories: vec![],
+                    closes: short,
+                    caps: None,
+                },
+                TokenInput {
+                    id: 4,
+                    symbol: "FLAT".into(),
+                    categories: vec![],
+                    closes: flat,
+                    caps: None,
+                },
+            ],
+            ReturnKind::Simple,
+            Proxy::Btc,
+        )
+        .unwrap();
+        let params = StudyParams {
+            estimation: Window::new(-20, -2),
+            windows: vec![Window::new(-2, 4)],
+            ranking_window: Window::new(-2, 4),
+            ..StudyParams::hourly()
+        };
+        let out = study_event(
+            &u,
+            &EventInput {
+                bar0: 30,
+                ..Default::default()
+            },
+            &params,
+        );
+        let reason = |id: i32| out.dropped.iter().find(|d| d.0 == id).map(|d| d.1.clone());
+        assert_eq!(
+            reason(2),
+            Some(DropReason::Gap {
+                window: Window::new(-2, 4),
+                bar: 1
+            })
+        );
+        assert_eq!(
+            reason(3),
+            Some(DropReason::EstimationTooShort { have: 14, need: 15 })
+        );
+        assert_eq!(reason(4), Some(DropReason::ConstantPrices));
+        assert_eq!(
+            reason(3).unwrap().describe(BarInterval::Hour),
+            "estimation window too short (14 of 15 bars needed)"
+        );
     }
 }

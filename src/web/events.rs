@@ -1,5 +1,7 @@
 //! Event pages: the ranked list (`/`) and one event (`/events/{id}`), with their queries.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Html;
@@ -10,8 +12,8 @@ use sqlx::PgPool;
 use super::error::WebError;
 use super::format::{num, p_value, pct, sign_class, utc};
 use super::AppState;
-use crate::prices::BarInterval;
-use crate::study::engine::{Window, RANKING_WINDOW};
+use crate::study::engine::{ScoreComponent, Window};
+use crate::study::StudyParams;
 
 /// At most this many events on the ranked page.
 pub const LIST_LIMIT: i64 = 500;
@@ -22,13 +24,21 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}", get(show))
 }
 
-/// The study run pages show: the most recently completed one.
-async fn current_run(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "SELECT id FROM study_runs WHERE status = 'complete' ORDER BY finished_at DESC LIMIT 1"
+/// The run pages show: the default parameters' run if complete, else the latest complete.
+pub async fn current_run(pool: &PgPool) -> Result<Option<(i64, StudyParams)>, sqlx::Error> {
+    let default_key = StudyParams::default().key();
+    let row = sqlx::query!(
+        r#"SELECT id, params FROM study_runs WHERE status = 'complete'
+           ORDER BY (params_key = $1) DESC, finished_at DESC LIMIT 1"#,
+        default_key
     )
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.and_then(|r| {
+        serde_json::from_value::<StudyParams>(r.params)
+            .ok()
+            .map(|p| (r.id, p))
+    }))
 }
 
 pub struct ListRow {
@@ -38,12 +48,16 @@ pub struct ListRow {
     pub headline: String,
     pub source: String,
     pub articles: i64,
-    pub category: String,
-    pub caar: String,
-    pub caar_class: &'static str,
     pub score: String,
+    pub driver: String,
+    pub top_label: String,
+    pub top_move: String,
+    pub top_class: &'static str,
     pub market: String,
     pub market_class: &'static str,
+    pub market_z: String,
+    pub naive: String,
+    pub naive_category: String,
 }
 
 #[derive(Template)]
@@ -54,51 +68,94 @@ pub struct ListPage {
     pub has_run: bool,
     pub window: String,
     pub min_tokens: usize,
+    pub model: String,
+    pub proxy: String,
+}
+
+fn driver_label(driver: Option<&str>) -> String {
+    match driver {
+        Some("targets") => "news targets".into(),
+        Some("market") => "whole market".into(),
+        Some("spillover") => "spillover".into(),
+        _ => "–".into(),
+    }
 }
 
 async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
     let run = current_run(&state.pool).await?;
+    let run_id = run.as_ref().map(|r| r.0);
     let rows = sqlx::query!(
         r#"SELECT e.id, e.event_time, e.headline,
                   (SELECT s.name FROM articles a JOIN sources s ON s.id = a.source_id
                    WHERE a.event_id = e.id ORDER BY a.published_at, a.id LIMIT 1) AS source,
                   (SELECT count(*) FROM articles a WHERE a.event_id = e.id) AS "articles!",
-                  sc.impact_score AS "impact_score?", sc.top_caar AS "top_caar?",
-                  sc.market_return AS "market_return?", c.name AS "category?"
+                  sc.impact_score AS "impact_score?", sc.driver AS "driver?",
+                  sc.top_kind AS "top_kind?", sc.top_value AS "top_value?",
+                  sc.top_stat AS "top_stat?", c.name AS "top_category?", t.symbol AS "top_token?",
+                  sc.market_return AS "market_return?", sc.market_z AS "market_z?",
+                  sc.naive_score AS "naive_score?", nc.name AS "naive_category?"
            FROM events e
            LEFT JOIN study_event_scores sc ON sc.event_id = e.id AND sc.run_id = $1
            LEFT JOIN categories c ON c.id = sc.top_category_id
+           LEFT JOIN tokens t ON t.id = sc.top_token_id
+           LEFT JOIN categories nc ON nc.id = sc.naive_category_id
            ORDER BY sc.impact_score DESC NULLS LAST, e.event_time DESC, e.id
            LIMIT $2"#,
-        run,
+        run_id,
         LIST_LIMIT
     )
     .fetch_all(&state.pool)
     .await?;
+    let proxy = run
+        .as_ref()
+        .map(|r| r.1.proxy.as_str())
+        .unwrap_or("BTC")
+        .to_string();
     let rows = rows
         .into_iter()
         .enumerate()
-        .map(|(i, r)| ListRow {
-            rank: i + 1,
-            id: r.id,
-            time: utc(r.event_time),
-            headline: r.headline,
-            source: r.source.unwrap_or_default(),
-            articles: r.articles,
-            category: r.category.unwrap_or_else(|| "–".into()),
-            caar: pct(r.top_caar),
-            caar_class: sign_class(r.top_caar),
-            score: pct(r.impact_score).trim_start_matches('+').to_string(),
-            market: pct(r.market_return),
-            market_class: sign_class(r.market_return),
+        .map(|(i, r)| {
+            let top_label = match r.top_kind.as_deref() {
+                Some("market") => format!("market ({proxy})"),
+                Some("target-token") => r.top_token.clone().unwrap_or_default(),
+                Some(_) => r.top_category.clone().unwrap_or_default(),
+                None => "–".into(),
+            };
+            ListRow {
+                rank: i + 1,
+                id: r.id,
+                time: utc(r.event_time),
+                headline: r.headline,
+                source: r.source.unwrap_or_default(),
+                articles: r.articles,
+                score: num(r.impact_score),
+                driver: driver_label(r.driver.as_deref()),
+                top_label,
+                top_move: pct(r.top_value),
+                top_class: sign_class(r.top_value),
+                market: pct(r.market_return),
+                market_class: sign_class(r.market_return),
+                market_z: num(r.market_z),
+                naive: pct(r.naive_score).trim_start_matches('+').to_string(),
+                naive_category: r.naive_category.unwrap_or_else(|| "–".into()),
+            }
         })
         .collect();
+    let params = run.map(|r| r.1);
     let page = ListPage {
         title: "Events ranked by market impact".into(),
         rows,
-        has_run: run.is_some(),
-        window: RANKING_WINDOW.label(BarInterval::Hour),
-        min_tokens: crate::study::engine::MIN_CATEGORY_TOKENS,
+        has_run: params.is_some(),
+        window: params
+            .as_ref()
+            .map(|p| p.ranking_window.label(p.interval))
+            .unwrap_or_default(),
+        min_tokens: params.as_ref().map(|p| p.min_category_tokens).unwrap_or(0),
+        model: params
+            .as_ref()
+            .map(|p| p.model.as_str().to_string())
+            .unwrap_or_default(),
+        proxy,
     };
     Ok(Html(page.render()?))
 }
@@ -118,27 +175,73 @@ pub struct TagView {
     pub ambiguous: bool,
 }
 
+/// A number with its CSS sign class.
+pub struct Cell {
+    pub text: String,
+    pub class: &'static str,
+}
+
+fn pct_cell(v: Option<f64>) -> Cell {
+    Cell {
+        text: pct(v),
+        class: sign_class(v),
+    }
+}
+
 pub struct CategoryView {
     pub name: String,
-    pub window: String,
-    pub n: i32,
-    pub caar: String,
-    pub caar_class: &'static str,
-    pub sd: String,
-    pub t: String,
-    pub p: String,
-    pub is_top: bool,
     pub tagged: bool,
+    pub is_top: bool,
+    pub n: i32,
+    pub caar: Cell,
+    pub caar_vw: String,
+    pub portfolio_car: Cell,
+    pub portfolio_t: String,
+    pub portfolio_p: String,
+    pub kp_t: String,
+    pub kp_p: String,
+    pub rbar: String,
+    pub cs_t: String,
+    pub cs_p: String,
+    pub patell_z: String,
+    pub bmp_t: String,
+    pub rank_z: String,
+    pub sign_z: String,
+    pub positive: String,
+    /// CAAR in every window, in the order of `EventPage::windows`.
+    pub by_window: Vec<Cell>,
 }
 
 pub struct TokenView {
     pub symbol: String,
     pub name: String,
-    pub window: String,
-    pub car: String,
-    pub car_class: &'static str,
+    pub alpha: String,
+    pub beta: String,
+    pub sigma: String,
+    pub scar: String,
     pub token_return: String,
-    pub market_return: String,
+    pub by_window: Vec<Cell>,
+}
+
+pub struct MarketView {
+    pub window: String,
+    pub ret: Cell,
+    pub z: String,
+    pub p: String,
+}
+
+pub struct ComponentView {
+    pub kind: String,
+    pub what: String,
+    pub value: Cell,
+    pub stat: String,
+    pub p: String,
+}
+
+pub struct LinkView {
+    pub id: i64,
+    pub headline: String,
+    pub time: String,
 }
 
 pub struct DroppedView {
@@ -150,7 +253,6 @@ pub struct DroppedView {
 #[template(path = "events/show.html")]
 pub struct EventPage {
     pub title: String,
-    pub id: i64,
     pub headline: String,
     pub time: String,
     pub kind: String,
@@ -159,14 +261,26 @@ pub struct EventPage {
     pub category_tags: Vec<TagView>,
     pub has_run: bool,
     pub score: String,
-    pub top_category: String,
-    pub top_caar: String,
-    pub top_class: &'static str,
-    pub market: String,
-    pub market_class: &'static str,
+    pub driver: String,
+    pub top_label: String,
+    pub top_move: Cell,
+    pub naive: String,
+    pub naive_category: String,
+    pub targets_p: String,
+    pub spillover_p: String,
+    pub spillover_tests: i32,
+    pub components: Vec<ComponentView>,
+    pub market: Vec<MarketView>,
+    pub ranking_window: String,
+    pub windows: Vec<String>,
     pub categories: Vec<CategoryView>,
     pub tokens: Vec<TokenView>,
     pub dropped: Vec<DroppedView>,
+    pub overlapping: Vec<LinkView>,
+    pub estimation_confounders: Vec<LinkView>,
+    pub min_tokens: usize,
+    pub proxy: String,
+    pub model: String,
     pub run_params: String,
 }
 
@@ -186,6 +300,10 @@ async fn show(
     .await?
     .ok_or_else(|| WebError::NotFound(format!("There is no event {id}.")))?;
     let run = current_run(pool).await?;
+    let run_id = run.as_ref().map(|r| r.0);
+    let params = run.map(|r| r.1).unwrap_or_default();
+    let interval = params.interval;
+    let label = |w: Window| w.label(interval);
 
     let articles = sqlx::query!(
         r#"SELECT a.title, a.canonical_url, a.published_at, a.summary, s.name AS source
@@ -239,71 +357,188 @@ async fn show(
         ambiguous: false,
     })
     .collect();
+    let tagged: Vec<String> = category_tags.iter().map(|t| t.label.clone()).collect();
 
     let score = sqlx::query!(
-        r#"SELECT sc.impact_score, sc.top_caar, sc.market_return, c.name AS "category?"
-           FROM study_event_scores sc LEFT JOIN categories c ON c.id = sc.top_category_id
+        r#"SELECT sc.impact_score, sc.driver, sc.top_kind, sc.top_value, c.name AS "top_category?",
+                  t.symbol AS "top_token?", sc.targets_p, sc.spillover_p, sc.spillover_tests,
+                  sc.components, sc.naive_score, nc.name AS "naive_category?",
+                  sc.overlapping_events, sc.estimation_confounders
+           FROM study_event_scores sc
+           LEFT JOIN categories c ON c.id = sc.top_category_id
+           LEFT JOIN tokens t ON t.id = sc.top_token_id
+           LEFT JOIN categories nc ON nc.id = sc.naive_category_id
            WHERE sc.run_id = $1 AND sc.event_id = $2"#,
-        run,
+        run_id,
         id
     )
     .fetch_optional(pool)
     .await?;
 
-    let tagged: Vec<String> = category_tags.iter().map(|t| t.label.clone()).collect();
-    let top_name = score.as_ref().and_then(|s| s.category.clone());
-    let categories = sqlx::query!(
-        r#"SELECT c.name, r.window_start, r.window_end, r.n_tokens, r.caar, r.cross_sd,
-                  r.t_stat, r.p_value
+    let names: BTreeMap<i32, String> = sqlx::query!("SELECT id, name FROM categories")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    let symbols: BTreeMap<i32, String> = sqlx::query!("SELECT id, symbol FROM tokens")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.symbol))
+        .collect();
+    let proxy = params.proxy.as_str().to_string();
+    let components: Vec<ComponentView> = score
+        .as_ref()
+        .and_then(|s| serde_json::from_value::<Vec<ScoreComponent>>(s.components.clone()).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| ComponentView {
+            what: match (c.category_id, c.token_id) {
+                (Some(cat), _) => names.get(&cat).cloned().unwrap_or_default(),
+                (_, Some(tok)) => symbols.get(&tok).cloned().unwrap_or_default(),
+                _ => format!("market ({proxy})"),
+            },
+            kind: c.kind.replace('-', " "),
+            value: pct_cell(Some(c.value)),
+            stat: num(Some(c.stat)),
+            p: p_value(Some(c.p)),
+        })
+        .collect();
+
+    let windows: Vec<Window> = params.windows.clone();
+    let rw = params.ranking_window;
+    let top_category = score.as_ref().and_then(|s| s.top_category.clone());
+
+    let cat_rows = sqlx::query!(
+        r#"SELECT c.name, r.window_start, r.window_end, r.n_tokens, r.caar, r.caar_value_weighted,
+                  r.t_stat, r.p_value, r.patell_z, r.bmp_t, r.kp_t, r.kp_p,
+                  r.mean_cross_correlation, r.portfolio_car, r.portfolio_t, r.portfolio_p,
+                  r.rank_z, r.sign_z, r.n_positive
            FROM study_category_results r JOIN categories c ON c.id = r.category_id
            WHERE r.run_id = $1 AND r.event_id = $2
-           ORDER BY r.window_start, r.window_end, abs(r.caar) DESC"#,
-        run,
+           ORDER BY c.name"#,
+        run_id,
         id
     )
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| CategoryView {
-        is_top: top_name.as_deref() == Some(r.name.as_str()),
-        tagged: tagged.contains(&r.name),
-        name: r.name,
-        window: Window::new(r.window_start, r.window_end).label(BarInterval::Hour),
-        n: r.n_tokens,
-        caar: pct(Some(r.caar)),
-        caar_class: sign_class(Some(r.caar)),
-        sd: pct(r.cross_sd).trim_start_matches('+').to_string(),
-        t: num(r.t_stat),
-        p: p_value(r.p_value),
-    })
-    .collect();
+    .await?;
+    let mut categories: Vec<CategoryView> = Vec::new();
+    let mut caar_by: BTreeMap<(String, Window), f64> = BTreeMap::new();
+    for r in &cat_rows {
+        caar_by.insert(
+            (r.name.clone(), Window::new(r.window_start, r.window_end)),
+            r.caar,
+        );
+    }
+    for r in cat_rows
+        .iter()
+        .filter(|r| Window::new(r.window_start, r.window_end) == rw)
+    {
+        categories.push(CategoryView {
+            tagged: tagged.contains(&r.name),
+            is_top: top_category.as_deref() == Some(r.name.as_str()),
+            name: r.name.clone(),
+            n: r.n_tokens,
+            caar: pct_cell(Some(r.caar)),
+            caar_vw: pct(r.caar_value_weighted),
+            portfolio_car: pct_cell(r.portfolio_car),
+            portfolio_t: num(r.portfolio_t),
+            portfolio_p: p_value(r.portfolio_p),
+            kp_t: num(r.kp_t),
+            kp_p: p_value(r.kp_p),
+            rbar: num(r.mean_cross_correlation),
+            cs_t: num(r.t_stat),
+            cs_p: p_value(r.p_value),
+            patell_z: num(r.patell_z),
+            bmp_t: num(r.bmp_t),
+            rank_z: num(r.rank_z),
+            sign_z: num(r.sign_z),
+            positive: format!("{}/{}", r.n_positive, r.n_tokens),
+            by_window: windows
+                .iter()
+                .map(|w| pct_cell(caar_by.get(&(r.name.clone(), *w)).copied()))
+                .collect(),
+        });
+    }
+    // Tagged categories first, then by the robust statistic's strength.
+    categories.sort_by(|a, b| {
+        b.tagged
+            .cmp(&a.tagged)
+            .then(b.n.cmp(&a.n).then(a.name.cmp(&b.name)))
+    });
 
-    let tokens = sqlx::query!(
-        r#"SELECT t.symbol, t.name, r.window_start, r.window_end, r.car, r.token_return, r.market_return
-           FROM study_token_results r JOIN tokens t ON t.id = r.token_id
-           WHERE r.run_id = $1 AND r.event_id = $2
-           ORDER BY r.window_start, r.window_end, r.car"#,
-        run,
+    let token_rows = sqlx::query!(
+        r#"SELECT t.symbol, t.name, r.window_start, r.window_end, r.car, r.scar, r.token_return,
+                  s.alpha, s.beta, s.sigma
+           FROM study_token_results r
+           JOIN tokens t ON t.id = r.token_id
+           JOIN study_token_estimates s
+             ON s.run_id = r.run_id AND s.event_id = r.event_id AND s.token_id = r.token_id
+           WHERE r.run_id = $1 AND r.event_id = $2"#,
+        run_id,
+        id
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut tokens: Vec<TokenView> = Vec::new();
+    let mut rw_car: BTreeMap<String, f64> = BTreeMap::new();
+    let car_by: BTreeMap<(String, Window), f64> = token_rows
+        .iter()
+        .map(|r| {
+            (
+                (r.symbol.clone(), Window::new(r.window_start, r.window_end)),
+                r.car,
+            )
+        })
+        .collect();
+    for r in token_rows
+        .iter()
+        .filter(|r| Window::new(r.window_start, r.window_end) == rw)
+    {
+        rw_car.insert(r.symbol.clone(), r.car);
+        tokens.push(TokenView {
+            symbol: r.symbol.clone(),
+            name: r.name.clone(),
+            alpha: format!("{:.5}", r.alpha),
+            beta: format!("{:.2}", r.beta),
+            sigma: pct(Some(r.sigma)).trim_start_matches('+').to_string(),
+            scar: num(r.scar),
+            token_return: pct(Some(r.token_return)),
+            by_window: windows
+                .iter()
+                .map(|w| pct_cell(car_by.get(&(r.symbol.clone(), *w)).copied()))
+                .collect(),
+        });
+    }
+    tokens.sort_by(|a, b| {
+        rw_car
+            .get(&a.symbol)
+            .unwrap_or(&0.0)
+            .total_cmp(rw_car.get(&b.symbol).unwrap_or(&0.0))
+    });
+
+    let market = sqlx::query!(
+        r#"SELECT window_start, window_end, market_return, z, p_value FROM study_market_moves
+           WHERE run_id = $1 AND event_id = $2 ORDER BY window_start, window_end"#,
+        run_id,
         id
     )
     .fetch_all(pool)
     .await?
     .into_iter()
-    .map(|r| TokenView {
-        symbol: r.symbol,
-        name: r.name,
-        window: Window::new(r.window_start, r.window_end).label(BarInterval::Hour),
-        car: pct(Some(r.car)),
-        car_class: sign_class(Some(r.car)),
-        token_return: pct(Some(r.token_return)),
-        market_return: pct(Some(r.market_return)),
+    .map(|m| MarketView {
+        window: label(Window::new(m.window_start, m.window_end)),
+        ret: pct_cell(Some(m.market_return)),
+        z: num(Some(m.z)),
+        p: p_value(Some(m.p_value)),
     })
     .collect();
 
     let dropped = sqlx::query!(
         r#"SELECT t.symbol, d.reason FROM study_dropped_tokens d JOIN tokens t ON t.id = d.token_id
            WHERE d.run_id = $1 AND d.event_id = $2 ORDER BY t.symbol"#,
-        run,
+        run_id,
         id
     )
     .fetch_all(pool)
@@ -315,40 +550,86 @@ async fn show(
     })
     .collect();
 
-    let run_params = match run {
-        Some(run_id) => {
-            sqlx::query_scalar!(
-                "SELECT params::text AS \"p!\" FROM study_runs WHERE id = $1",
-                run_id
+    let links = |ids: &[i64]| {
+        let ids = ids.to_vec();
+        async move {
+            Ok::<_, sqlx::Error>(
+                sqlx::query!(
+                    "SELECT id, headline, event_time FROM events WHERE id = ANY($1) ORDER BY event_time",
+                    &ids
+                )
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| LinkView {
+                    id: r.id,
+                    headline: r.headline,
+                    time: utc(r.event_time),
+                })
+                .collect::<Vec<_>>(),
             )
-            .fetch_one(pool)
-            .await?
         }
-        None => String::new(),
     };
+    let overlapping = links(
+        score
+            .as_ref()
+            .map(|s| s.overlapping_events.as_slice())
+            .unwrap_or(&[]),
+    )
+    .await?;
+    let estimation_confounders = links(
+        score
+            .as_ref()
+            .map(|s| s.estimation_confounders.as_slice())
+            .unwrap_or(&[]),
+    )
+    .await?;
 
+    let top_label = match score.as_ref().and_then(|s| s.top_kind.as_deref()) {
+        Some("market") => format!("market ({proxy})"),
+        Some("target-token") => score
+            .as_ref()
+            .and_then(|s| s.top_token.clone())
+            .unwrap_or_default(),
+        Some(_) => top_category.clone().unwrap_or_default(),
+        None => "–".into(),
+    };
     let page = EventPage {
         title: event.headline.clone(),
-        id: event.id,
         headline: event.headline,
         time: utc(event.event_time),
         kind: event.kind.unwrap_or_default(),
         articles,
         token_tags,
         category_tags,
-        has_run: run.is_some(),
-        score: pct(score.as_ref().and_then(|s| s.impact_score))
+        has_run: run_id.is_some(),
+        score: num(score.as_ref().and_then(|s| s.impact_score)),
+        driver: driver_label(score.as_ref().and_then(|s| s.driver.as_deref())),
+        top_label,
+        top_move: pct_cell(score.as_ref().and_then(|s| s.top_value)),
+        naive: pct(score.as_ref().and_then(|s| s.naive_score))
             .trim_start_matches('+')
             .to_string(),
-        top_category: top_name.unwrap_or_else(|| "–".into()),
-        top_caar: pct(score.as_ref().and_then(|s| s.top_caar)),
-        top_class: sign_class(score.as_ref().and_then(|s| s.top_caar)),
-        market: pct(score.as_ref().and_then(|s| s.market_return)),
-        market_class: sign_class(score.as_ref().and_then(|s| s.market_return)),
+        naive_category: score
+            .as_ref()
+            .and_then(|s| s.naive_category.clone())
+            .unwrap_or_else(|| "–".into()),
+        targets_p: p_value(score.as_ref().and_then(|s| s.targets_p)),
+        spillover_p: p_value(score.as_ref().and_then(|s| s.spillover_p)),
+        spillover_tests: score.as_ref().map(|s| s.spillover_tests).unwrap_or(0),
+        components,
+        market,
+        ranking_window: label(rw),
+        windows: windows.iter().map(|w| label(*w)).collect(),
         categories,
         tokens,
         dropped,
-        run_params,
+        overlapping,
+        estimation_confounders,
+        min_tokens: params.min_category_tokens,
+        model: params.model.as_str().to_string(),
+        proxy,
+        run_params: serde_json::to_string_pretty(&params).unwrap_or_default(),
     };
     Ok(Html(page.render()?))
 }
