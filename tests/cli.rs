@@ -141,3 +141,103 @@ fn demo_with_a_wrong_data_dir_says_what_to_pass() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn study_runs_incrementally_and_exports_csv_and_json() {
+    let db = common::test_db().await;
+    let prices = common::fixture("pipeline/prices");
+    catalyst(&db.url)
+        .args(["ingest", "--feed"])
+        .arg(common::fixture("pipeline/feed.xml"))
+        .assert()
+        .success();
+    catalyst(&db.url)
+        .args(["prices", "import"])
+        .arg(&prices)
+        .assert()
+        .success();
+    let study = [
+        "study",
+        "--estimation=-48:-24",
+        "--windows=-24:0,0:4",
+        "--min-category-tokens",
+        "3",
+    ];
+    catalyst(&db.url)
+        .args(study)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("3 events, 3 recomputed"));
+    // Nothing changed: nothing recomputed; --all recomputes everything.
+    catalyst(&db.url)
+        .args(study)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("3 events, 0 recomputed"));
+    catalyst(&db.url)
+        .args(study)
+        .arg("--all")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("3 events, 3 recomputed"));
+
+    let out = catalyst(&db.url)
+        .args([
+            "study",
+            "export",
+            "--format",
+            "csv",
+            "--table",
+            "categories",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        catalyst::study::export::CATEGORY_COLUMNS.join(",")
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM study_category_results")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(lines.count() as i64, stored);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.jsonl");
+    catalyst(&db.url)
+        .args([
+            "study", "export", "--format", "json", "--table", "tokens", "--out",
+        ])
+        .arg(&file)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = catalyst::study::export::TOKEN_COLUMNS.to_vec();
+    want.sort();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, want);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM study_token_results")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(text.lines().count() as i64, stored);
+
+    // Argument errors are clap's: usage error status 2, naming the value.
+    let out = catalyst(&db.url)
+        .args(["study", "--windows", "5:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"5:1\": the window is empty"));
+}

@@ -163,6 +163,35 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     assert_eq!(i64::from(n), want["n"].as_i64().unwrap());
     close(caar, &want["caar"], "market-adjusted AI CAAR");
 
+    // Daily mode (UTC days, resampled from the hourly closes): the market's move over
+    // [0, 1) is BTC's return over the day after the event day, from the 23:00 closes.
+    study::run(&db.pool, &StudyParams::daily(), RunOptions::default())
+        .await
+        .unwrap();
+    let btc =
+        std::fs::read_to_string(data.join("prices/binance-hourly-close/BTCUSDT.csv")).unwrap();
+    let close_at = |t: &str| -> f64 {
+        btc.lines()
+            .find(|l| l.starts_with(t))
+            .and_then(|l| l.split(',').nth(1))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let want = close_at("2025-01-28 23:00:00") / close_at("2025-01-27 23:00:00") - 1.0;
+    let got: f64 = sqlx::query_scalar(
+        "SELECT m.market_return FROM study_market_moves m JOIN study_runs s ON s.id = m.run_id
+         WHERE s.interval = '1d' AND m.event_id = $1 AND m.window_start = 0 AND m.window_end = 1",
+    )
+    .bind(event_id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        (got - want).abs() < 1e-12,
+        "daily market move {got} vs {want}"
+    );
+
     // A second demo set-up adds nothing, skips the stored prices and recomputes nothing.
     let again = catalyst::cli::demo::setup(&db.pool, &data).await.unwrap();
     assert_eq!((again.events_new, again.bars, again.computed), (0, 0, 0));

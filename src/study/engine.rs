@@ -322,6 +322,30 @@ pub struct EventOutcome {
     pub score: Score,
 }
 
+/// The core of the study for one event: every token's fit, AR path and CARs (no category
+/// tests). O(1) per fit thanks to the prefix sums, O(span) per token for the ARs.
+pub fn token_results(
+    u: &Universe,
+    ev: &EventInput,
+    params: &StudyParams,
+) -> Vec<Result<TokenOutcome, DropReason>> {
+    let est = params.estimation;
+    let span = params.event_span();
+    let est_r = (
+        u.idx(ev.bar0 + i64::from(est.start)),
+        u.idx(ev.bar0 + i64::from(est.end)),
+    );
+    let span_r = (
+        u.idx(ev.bar0 + i64::from(span.start)),
+        u.idx(ev.bar0 + i64::from(span.end)),
+    );
+    let need = (params.min_estimation_share * f64::from(est.len())).ceil() as usize;
+    u.tokens
+        .iter()
+        .map(|tok| study_token(u, tok, params, est_r, span_r, &[], need).map(|(o, _)| o))
+        .collect()
+}
+
 /// Per-token scratch for the category tests.
 struct Scratch {
     /// Residuals over [estimation start, span end), NaN where missing or excluded.
@@ -602,8 +626,9 @@ fn study_token(
         }
         let car: f64 = ar_path[a..b].iter().sum();
         let bars = (span_a + a as i64)..(span_a + b as i64);
-        let xs: Vec<f64> = bars.clone().map(|i| Universe::at(market, i)).collect();
-        let ys: Vec<f64> = bars.map(|i| Universe::at(&tok.returns, i)).collect();
+        let (lo, hi) = (bars.start as usize, bars.end as usize);
+        // In range: the AR path has no gap here, so every bar is on the grid.
+        let (xs, ys) = (&market[lo..hi], &tok.returns[lo..hi]);
         let sum_x: f64 = xs.iter().sum();
         let variance = fitted.car_variance(model, f64::from(w.len()), sum_x);
         windows.push(TokenWindow {

@@ -150,7 +150,8 @@ pub async fn stored_events(
 }
 
 /// Results of events that no longer exist are removed by the foreign keys; results of a
-/// recomputed event are replaced here, one transaction per batch.
+/// recomputed event are replaced here, one transaction per batch. Rows go in with COPY:
+/// a run over thousands of events writes millions of rows.
 pub async fn save_batch(
     pool: &PgPool,
     run_id: i64,
@@ -158,261 +159,248 @@ pub async fn save_batch(
     batch: &[(i64, String, EventOutcome)],
 ) -> Result<(), sqlx::Error> {
     let interval = params.interval;
-    let mut tx = pool.begin().await?;
     let ids: Vec<i64> = batch.iter().map(|b| b.0).collect();
-    delete_events(&mut tx, run_id, &ids).await?;
-
-    let mut est = Estimates::default();
-    let mut tr = TokenRows::default();
-    let mut dr = DroppedRows::default();
-    let mut cr = CategoryRows::default();
-    let mut mr = MarketRows::default();
-    let mut sr = ScoreRows::default();
+    let mut est = CopyRows::default();
+    let mut tok = CopyRows::default();
+    let mut dropped = CopyRows::default();
+    let mut cat = CopyRows::default();
+    let mut market = CopyRows::default();
+    let mut score = CopyRows::default();
     for (event_id, fingerprint, o) in batch {
         for t in &o.tokens {
-            est.event.push(*event_id);
-            est.token.push(t.token_id);
-            est.alpha.push(t.fit.alpha);
-            est.beta.push(t.fit.beta);
-            est.sigma.push(t.fit.sigma);
-            est.df.push(t.fit.df);
-            est.n.push(t.fit.m as i32);
-            est.path_start.push(t.path_start);
-            // Arrays of arrays go through JSON: UNNEST would flatten a 2-D array.
-            est.path
-                .push(serde_json::to_value(&t.ar_path).unwrap_or_default());
+            est.row(&[
+                run_id.into(),
+                (*event_id).into(),
+                t.token_id.into(),
+                t.fit.alpha.into(),
+                t.fit.beta.into(),
+                t.fit.sigma.into(),
+                t.fit.df.into(),
+                (t.fit.m as i64).into(),
+                t.path_start.into(),
+                Cell::Array(&t.ar_path),
+            ]);
             for w in &t.windows {
-                tr.event.push(*event_id);
-                tr.token.push(t.token_id);
-                tr.start.push(w.window.start);
-                tr.end.push(w.window.end);
-                tr.car.push(w.car);
-                tr.var.push(w.variance);
-                tr.scar.push(Some(w.scar).filter(|v| v.is_finite()));
-                tr.token_return.push(w.token_return);
-                tr.market_return.push(w.market_return);
-                tr.car_ma.push(w.car_market_adjusted);
+                tok.row(&[
+                    run_id.into(),
+                    (*event_id).into(),
+                    t.token_id.into(),
+                    w.window.start.into(),
+                    w.window.end.into(),
+                    w.car.into(),
+                    w.variance.into(),
+                    Some(w.scar).filter(|v| v.is_finite()).into(),
+                    w.token_return.into(),
+                    w.market_return.into(),
+                    w.car_market_adjusted.into(),
+                ]);
             }
         }
         for (token_id, reason) in &o.dropped {
-            dr.event.push(*event_id);
-            dr.token.push(*token_id);
-            dr.reason.push(reason.describe(interval));
+            dropped.row(&[
+                run_id.into(),
+                (*event_id).into(),
+                (*token_id).into(),
+                Cell::Text(&reason.describe(interval)),
+            ]);
         }
         for c in &o.categories {
-            let sd = c.cross_sd;
-            cr.event.push(*event_id);
-            cr.category.push(c.category_id);
-            cr.start.push(c.window.start);
-            cr.end.push(c.window.end);
-            cr.n.push(c.n as i32);
-            cr.caar.push(c.caar);
-            cr.caar_vw.push(c.caar_value_weighted);
-            cr.sd.push(sd);
             let split = |t: Option<super::significance::Test>| {
-                (t.map(|t| t.stat), t.map(|t| t.p).filter(|p| p.is_finite()))
+                (
+                    Cell::from(t.map(|t| t.stat)),
+                    Cell::from(t.map(|t| t.p).filter(|p| p.is_finite())),
+                )
             };
-            let (a, b) = split(c.cross_sectional);
-            cr.t.push(a);
-            cr.p.push(b);
-            let (a, b) = split(c.patell);
-            cr.patell_z.push(a);
-            cr.patell_p.push(b);
-            let (a, b) = split(c.bmp);
-            cr.bmp_t.push(a);
-            cr.bmp_p.push(b);
-            let (a, b) = split(c.kolari_pynnonen);
-            cr.kp_t.push(a);
-            cr.kp_p.push(b);
-            cr.rbar.push(c.mean_cross_correlation);
-            cr.portfolio_car.push(c.portfolio_car);
-            let (a, b) = split(c.portfolio);
-            cr.portfolio_t.push(a);
-            cr.portfolio_p.push(b);
-            let (a, b) = split(c.rank);
-            cr.rank_z.push(a);
-            cr.rank_p.push(b);
-            let (a, b) = split(c.sign);
-            cr.sign_z.push(a);
-            cr.sign_p.push(b);
-            cr.n_positive.push(c.n_positive as i32);
-            cr.path
-                .push(serde_json::to_value(&c.caar_path).unwrap_or_default());
+            let (cs_t, cs_p) = split(c.cross_sectional);
+            let (pz, pp) = split(c.patell);
+            let (bt, bp) = split(c.bmp);
+            let (kt, kp) = split(c.kolari_pynnonen);
+            let (pt, ptp) = split(c.portfolio);
+            let (rz, rp) = split(c.rank);
+            let (sz, sp) = split(c.sign);
+            // The path is the same in every window: stored once, with the ranking window.
+            let path = if c.window == params.ranking_window {
+                Cell::Array(&c.caar_path)
+            } else {
+                Cell::Null
+            };
+            cat.row(&[
+                run_id.into(),
+                (*event_id).into(),
+                c.category_id.into(),
+                c.window.start.into(),
+                c.window.end.into(),
+                (c.n as i64).into(),
+                c.caar.into(),
+                c.caar_value_weighted.into(),
+                c.cross_sd.into(),
+                cs_t,
+                cs_p,
+                pz,
+                pp,
+                bt,
+                bp,
+                kt,
+                kp,
+                c.mean_cross_correlation.into(),
+                c.portfolio_car.into(),
+                pt,
+                ptp,
+                rz,
+                rp,
+                sz,
+                sp,
+                (c.n_positive as i64).into(),
+                path,
+            ]);
         }
         for m in &o.market {
-            mr.event.push(*event_id);
-            mr.start.push(m.window.start);
-            mr.end.push(m.window.end);
-            mr.ret.push(m.market_return);
-            mr.z.push(m.z);
-            mr.p.push(m.p);
+            market.row(&[
+                run_id.into(),
+                (*event_id).into(),
+                m.window.start.into(),
+                m.window.end.into(),
+                m.market_return.into(),
+                m.z.into(),
+                m.p.into(),
+            ]);
         }
         let s = &o.score;
+        let top = s.top.as_ref();
         let rw = o.market.iter().find(|m| m.window == params.ranking_window);
-        sr.event.push(*event_id);
-        sr.impact.push(s.impact);
-        sr.driver.push(s.driver.clone());
-        sr.top_kind.push(s.top.as_ref().map(|t| t.kind.clone()));
-        sr.top_category
-            .push(s.top.as_ref().and_then(|t| t.category_id));
-        sr.top_token.push(s.top.as_ref().and_then(|t| t.token_id));
-        sr.top_value.push(s.top.as_ref().map(|t| t.value));
-        sr.top_stat.push(s.top.as_ref().map(|t| t.stat));
-        sr.top_p.push(s.top.as_ref().map(|t| t.p));
-        sr.targets_p.push(s.targets_p);
-        sr.spillover_p.push(s.spillover_p);
-        sr.spillover_tests.push(s.spillover_tests as i32);
-        sr.components
-            .push(serde_json::to_value(&s.components).unwrap_or_default());
-        sr.naive.push(s.naive);
-        sr.naive_category.push(s.naive_category);
-        sr.market_return.push(rw.map(|m| m.market_return));
-        sr.market_z.push(rw.map(|m| m.z));
-        sr.fingerprint.push(fingerprint.clone());
+        let components = serde_json::to_string(&s.components).unwrap_or_else(|_| "[]".into());
+        score.row(&[
+            run_id.into(),
+            (*event_id).into(),
+            s.impact.into(),
+            s.driver.as_deref().map(Cell::Text).unwrap_or(Cell::Null),
+            top.map(|t| Cell::Text(&t.kind)).unwrap_or(Cell::Null),
+            top.and_then(|t| t.category_id).into(),
+            top.and_then(|t| t.token_id).into(),
+            top.map(|t| t.value).into(),
+            top.map(|t| t.stat).into(),
+            top.map(|t| t.p).into(),
+            s.targets_p.into(),
+            s.spillover_p.into(),
+            (s.spillover_tests as i64).into(),
+            Cell::Text(&components),
+            s.naive.into(),
+            s.naive_category.into(),
+            rw.map(|m| m.market_return).into(),
+            rw.map(|m| m.z).into(),
+            Cell::Text(fingerprint),
+        ]);
     }
 
-    sqlx::query!(
-        r#"INSERT INTO study_token_estimates
-             (run_id, event_id, token_id, alpha, beta, sigma, df, n_estimation, path_start, ar_path)
-           SELECT $1, u.e, u.t, u.a, u.b, u.s, u.d, u.n, u.ps,
-                  ARRAY(SELECT (x #>> '{}')::float8 FROM jsonb_array_elements(u.path) x)
-           FROM UNNEST($2::int8[], $3::int4[], $4::float8[], $5::float8[], $6::float8[],
-                       $7::float8[], $8::int4[], $9::int4[], $10::jsonb[])
-                AS u(e, t, a, b, s, d, n, ps, path)"#,
-        run_id,
-        &est.event,
-        &est.token,
-        &est.alpha,
-        &est.beta,
-        &est.sigma,
-        &est.df,
-        &est.n,
-        &est.path_start,
-        &est.path
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        r#"INSERT INTO study_token_results
-             (run_id, event_id, token_id, window_start, window_end, car, car_variance, scar,
-              token_return, market_return, car_market_adjusted)
-           SELECT $1, * FROM UNNEST($2::int8[], $3::int4[], $4::int4[], $5::int4[], $6::float8[],
-                                    $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[])"#,
-        run_id,
-        &tr.event,
-        &tr.token,
-        &tr.start,
-        &tr.end,
-        &tr.car,
-        &tr.var,
-        &tr.scar as &[Option<f64>],
-        &tr.token_return,
-        &tr.market_return,
-        &tr.car_ma
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        r#"INSERT INTO study_dropped_tokens (run_id, event_id, token_id, reason)
-           SELECT $1, * FROM UNNEST($2::int8[], $3::int4[], $4::text[])"#,
-        run_id,
-        &dr.event,
-        &dr.token,
-        &dr.reason
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        r#"INSERT INTO study_category_results
-             (run_id, event_id, category_id, window_start, window_end, n_tokens, caar,
-              caar_value_weighted, cross_sd, t_stat, p_value, patell_z, patell_p, bmp_t, bmp_p,
-              kp_t, kp_p, mean_cross_correlation, portfolio_car, portfolio_t, portfolio_p,
-              rank_z, rank_p, sign_z, sign_p, n_positive, caar_path)
-           SELECT $1, u.e, u.c, u.ws, u.we, u.n, u.caar, u.vw, u.sd, u.t, u.p, u.pz, u.pp,
-                  u.bt, u.bp, u.kt, u.kp, u.r, u.pc, u.pt, u.ptp, u.rz, u.rp, u.sz, u.sp, u.np,
-                  ARRAY(SELECT (x #>> '{}')::float8 FROM jsonb_array_elements(u.path) x)
-           FROM UNNEST($2::int8[], $3::int4[], $4::int4[], $5::int4[], $6::int4[], $7::float8[],
-                       $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[],
-                       $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[],
-                       $18::float8[], $19::float8[], $20::float8[], $21::float8[], $22::float8[],
-                       $23::float8[], $24::float8[], $25::float8[], $26::int4[], $27::jsonb[])
-                AS u(e, c, ws, we, n, caar, vw, sd, t, p, pz, pp, bt, bp, kt, kp, r, pc, pt, ptp,
-                     rz, rp, sz, sp, np, path)"#,
-        run_id,
-        &cr.event,
-        &cr.category,
-        &cr.start,
-        &cr.end,
-        &cr.n,
-        &cr.caar,
-        &cr.caar_vw as &[Option<f64>],
-        &cr.sd as &[Option<f64>],
-        &cr.t as &[Option<f64>],
-        &cr.p as &[Option<f64>],
-        &cr.patell_z as &[Option<f64>],
-        &cr.patell_p as &[Option<f64>],
-        &cr.bmp_t as &[Option<f64>],
-        &cr.bmp_p as &[Option<f64>],
-        &cr.kp_t as &[Option<f64>],
-        &cr.kp_p as &[Option<f64>],
-        &cr.rbar as &[Option<f64>],
-        &cr.portfolio_car as &[Option<f64>],
-        &cr.portfolio_t as &[Option<f64>],
-        &cr.portfolio_p as &[Option<f64>],
-        &cr.rank_z as &[Option<f64>],
-        &cr.rank_p as &[Option<f64>],
-        &cr.sign_z as &[Option<f64>],
-        &cr.sign_p as &[Option<f64>],
-        &cr.n_positive,
-        &cr.path
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        r#"INSERT INTO study_market_moves (run_id, event_id, window_start, window_end, market_return, z, p_value)
-           SELECT $1, * FROM UNNEST($2::int8[], $3::int4[], $4::int4[], $5::float8[], $6::float8[], $7::float8[])"#,
-        run_id,
-        &mr.event,
-        &mr.start,
-        &mr.end,
-        &mr.ret,
-        &mr.z,
-        &mr.p
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        r#"INSERT INTO study_event_scores
-             (run_id, event_id, impact_score, driver, top_kind, top_category_id, top_token_id,
-              top_value, top_stat, top_p, targets_p, spillover_p, spillover_tests, components,
-              naive_score, naive_category_id, market_return, market_z, input_fingerprint)
-           SELECT $1, * FROM UNNEST($2::int8[], $3::float8[], $4::text[], $5::text[], $6::int4[],
-                                    $7::int4[], $8::float8[], $9::float8[], $10::float8[],
-                                    $11::float8[], $12::float8[], $13::int4[], $14::jsonb[],
-                                    $15::float8[], $16::int4[], $17::float8[], $18::float8[], $19::text[])"#,
-        run_id,
-        &sr.event,
-        &sr.impact as &[Option<f64>],
-        &sr.driver as &[Option<String>],
-        &sr.top_kind as &[Option<String>],
-        &sr.top_category as &[Option<i32>],
-        &sr.top_token as &[Option<i32>],
-        &sr.top_value as &[Option<f64>],
-        &sr.top_stat as &[Option<f64>],
-        &sr.top_p as &[Option<f64>],
-        &sr.targets_p as &[Option<f64>],
-        &sr.spillover_p as &[Option<f64>],
-        &sr.spillover_tests,
-        &sr.components,
-        &sr.naive as &[Option<f64>],
-        &sr.naive_category as &[Option<i32>],
-        &sr.market_return as &[Option<f64>],
-        &sr.market_z as &[Option<f64>],
-        &sr.fingerprint
-    )
-    .execute(&mut *tx)
-    .await?;
+    let mut tx = pool.begin().await?;
+    delete_events(&mut tx, run_id, &ids).await?;
+    // Column lists are constants; the data goes through COPY's text format.
+    for (table, rows) in [
+        ("study_token_estimates (run_id, event_id, token_id, alpha, beta, sigma, df, n_estimation, path_start, ar_path)", est),
+        ("study_token_results (run_id, event_id, token_id, window_start, window_end, car, car_variance, scar, token_return, market_return, car_market_adjusted)", tok),
+        ("study_dropped_tokens (run_id, event_id, token_id, reason)", dropped),
+        ("study_category_results (run_id, event_id, category_id, window_start, window_end, n_tokens, caar, caar_value_weighted, cross_sd, t_stat, p_value, patell_z, patell_p, bmp_t, bmp_p, kp_t, kp_p, mean_cross_correlation, portfolio_car, portfolio_t, portfolio_p, rank_z, rank_p, sign_z, sign_p, n_positive, caar_path)", cat),
+        ("study_market_moves (run_id, event_id, window_start, window_end, market_return, z, p_value)", market),
+        ("study_event_scores (run_id, event_id, impact_score, driver, top_kind, top_category_id, top_token_id, top_value, top_stat, top_p, targets_p, spillover_p, spillover_tests, components, naive_score, naive_category_id, market_return, market_z, input_fingerprint)", score),
+    ] {
+        if rows.buf.is_empty() {
+            continue;
+        }
+        let mut copy = tx
+            .copy_in_raw(&format!("COPY {table} FROM STDIN"))
+            .await?;
+        copy.send(rows.buf.into_bytes()).await?;
+        copy.finish().await?;
+    }
     tx.commit().await
+}
+
+/// One value in COPY's text format.
+enum Cell<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(&'a str),
+    Array(&'a [f64]),
+}
+
+impl From<i64> for Cell<'_> {
+    fn from(v: i64) -> Self {
+        Cell::Int(v)
+    }
+}
+impl From<i32> for Cell<'_> {
+    fn from(v: i32) -> Self {
+        Cell::Int(v.into())
+    }
+}
+impl From<f64> for Cell<'_> {
+    fn from(v: f64) -> Self {
+        Cell::Float(v)
+    }
+}
+impl<'a, T: Into<Cell<'a>>> From<Option<T>> for Cell<'a> {
+    fn from(v: Option<T>) -> Self {
+        v.map(Into::into).unwrap_or(Cell::Null)
+    }
+}
+
+/// Rows in COPY's text format: tab-separated, `\N` for NULL, `{a,b}` for arrays.
+#[derive(Default)]
+struct CopyRows {
+    buf: String,
+}
+
+impl CopyRows {
+    fn row(&mut self, cells: &[Cell<'_>]) {
+        use std::fmt::Write;
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                self.buf.push('\t');
+            }
+            match c {
+                Cell::Null => self.buf.push_str("\\N"),
+                Cell::Int(v) => {
+                    let _ = write!(self.buf, "{v}");
+                }
+                Cell::Float(v) => push_float(&mut self.buf, *v),
+                Cell::Text(s) => {
+                    for ch in s.chars() {
+                        match ch {
+                            '\\' => self.buf.push_str("\\\\"),
+                            '\t' => self.buf.push_str("\\t"),
+                            '\n' => self.buf.push_str("\\n"),
+                            '\r' => self.buf.push_str("\\r"),
+                            other => self.buf.push(other),
+                        }
+                    }
+                }
+                Cell::Array(xs) => {
+                    self.buf.push('{');
+                    for (j, x) in xs.iter().enumerate() {
+                        if j > 0 {
+                            self.buf.push(',');
+                        }
+                        push_float(&mut self.buf, *x);
+                    }
+                    self.buf.push('}');
+                }
+            }
+        }
+        self.buf.push('\n');
+    }
+}
+
+fn push_float(buf: &mut String, v: f64) {
+    use std::fmt::Write;
+    if v.is_nan() {
+        buf.push_str("NaN");
+    } else if v.is_infinite() {
+        buf.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+    } else {
+        // Rust prints the shortest text that reads back as the same f64.
+        let _ = write!(buf, "{v:?}");
+    }
 }
 
 async fn delete_events(
@@ -488,100 +476,4 @@ pub async fn save_confounders(
     .execute(pool)
     .await?;
     Ok(())
-}
-
-#[derive(Default)]
-struct Estimates {
-    event: Vec<i64>,
-    token: Vec<i32>,
-    alpha: Vec<f64>,
-    beta: Vec<f64>,
-    sigma: Vec<f64>,
-    df: Vec<f64>,
-    n: Vec<i32>,
-    path_start: Vec<i32>,
-    path: Vec<serde_json::Value>,
-}
-
-#[derive(Default)]
-struct TokenRows {
-    event: Vec<i64>,
-    token: Vec<i32>,
-    start: Vec<i32>,
-    end: Vec<i32>,
-    car: Vec<f64>,
-    var: Vec<f64>,
-    scar: Vec<Option<f64>>,
-    token_return: Vec<f64>,
-    market_return: Vec<f64>,
-    car_ma: Vec<f64>,
-}
-
-#[derive(Default)]
-struct DroppedRows {
-    event: Vec<i64>,
-    token: Vec<i32>,
-    reason: Vec<String>,
-}
-
-#[derive(Default)]
-struct CategoryRows {
-    event: Vec<i64>,
-    category: Vec<i32>,
-    start: Vec<i32>,
-    end: Vec<i32>,
-    n: Vec<i32>,
-    caar: Vec<f64>,
-    caar_vw: Vec<Option<f64>>,
-    sd: Vec<Option<f64>>,
-    t: Vec<Option<f64>>,
-    p: Vec<Option<f64>>,
-    patell_z: Vec<Option<f64>>,
-    patell_p: Vec<Option<f64>>,
-    bmp_t: Vec<Option<f64>>,
-    bmp_p: Vec<Option<f64>>,
-    kp_t: Vec<Option<f64>>,
-    kp_p: Vec<Option<f64>>,
-    rbar: Vec<Option<f64>>,
-    portfolio_car: Vec<Option<f64>>,
-    portfolio_t: Vec<Option<f64>>,
-    portfolio_p: Vec<Option<f64>>,
-    rank_z: Vec<Option<f64>>,
-    rank_p: Vec<Option<f64>>,
-    sign_z: Vec<Option<f64>>,
-    sign_p: Vec<Option<f64>>,
-    n_positive: Vec<i32>,
-    path: Vec<serde_json::Value>,
-}
-
-#[derive(Default)]
-struct MarketRows {
-    event: Vec<i64>,
-    start: Vec<i32>,
-    end: Vec<i32>,
-    ret: Vec<f64>,
-    z: Vec<f64>,
-    p: Vec<f64>,
-}
-
-#[derive(Default)]
-struct ScoreRows {
-    event: Vec<i64>,
-    impact: Vec<Option<f64>>,
-    driver: Vec<Option<String>>,
-    top_kind: Vec<Option<String>>,
-    top_category: Vec<Option<i32>>,
-    top_token: Vec<Option<i32>>,
-    top_value: Vec<Option<f64>>,
-    top_stat: Vec<Option<f64>>,
-    top_p: Vec<Option<f64>>,
-    targets_p: Vec<Option<f64>>,
-    spillover_p: Vec<Option<f64>>,
-    spillover_tests: Vec<i32>,
-    components: Vec<serde_json::Value>,
-    naive: Vec<Option<f64>>,
-    naive_category: Vec<Option<i32>>,
-    market_return: Vec<Option<f64>>,
-    market_z: Vec<Option<f64>>,
-    fingerprint: Vec<String>,
 }
