@@ -78,12 +78,15 @@ CREATE TABLE events (
     headline    text NOT NULL CHECK (headline <> ''),
     kind        text,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    headline_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', headline)) STORED
 );
 CREATE INDEX events_event_time_idx ON events (event_time);
+CREATE INDEX events_headline_tsv_idx ON events USING gin (headline_tsv);
 COMMENT ON TABLE events IS 'A story: one or more articles about the same happening. The unit the event study measures.';
 COMMENT ON COLUMN events.event_time IS 'Earliest publication time (UTC) among the event''s articles: t0 of the event study.';
 COMMENT ON COLUMN events.headline IS 'Title of the earliest article.';
+COMMENT ON COLUMN events.headline_tsv IS 'Full-text search vector of the headline (English), GIN-indexed: WHERE headline_tsv @@ websearch_to_tsquery(''english'', ...).';
 COMMENT ON COLUMN events.kind IS 'Event type from the feed''s item category (ai, etf, macro, hack, ...), if given.';
 
 CREATE TABLE articles (
@@ -284,6 +287,7 @@ CREATE TABLE study_category_results (
     portfolio_car           double precision,
     portfolio_t             double precision,
     portfolio_p             double precision,
+    portfolio_sigma         double precision,
     rank_z                  double precision,
     rank_p                  double precision,
     sign_z                  double precision,
@@ -308,6 +312,7 @@ COMMENT ON COLUMN study_category_results.kp_t IS 'Kolari-Pynnonen adjusted BMP: 
 COMMENT ON COLUMN study_category_results.mean_cross_correlation IS 'Average pairwise correlation of the tokens'' standardised estimation-window residuals.';
 COMMENT ON COLUMN study_category_results.portfolio_car IS 'CAR of the category''s equal-weighted portfolio treated as one series through the same model.';
 COMMENT ON COLUMN study_category_results.portfolio_t IS 'Portfolio test: portfolio_car / sqrt(its CAR variance), t with the portfolio''s residual df. Robust; the default for ranking.';
+COMMENT ON COLUMN study_category_results.portfolio_sigma IS 'Residual standard deviation per bar of the portfolio series on the estimation window (for the no-event band on charts).';
 COMMENT ON COLUMN study_category_results.rank_z IS 'Corrado rank test, multi-bar form (Cowan 1992).';
 COMMENT ON COLUMN study_category_results.sign_z IS 'Generalised sign test (Cowan 1992): positive CARs against the estimation-window share of positive ARs.';
 COMMENT ON COLUMN study_category_results.n_positive IS 'Tokens with a positive CAR.';

@@ -8,6 +8,7 @@
 # Needs the release build's dependencies, python3 with numpy and statsmodels, psql,
 # and ../shared/data.
 set -euo pipefail
+unset DATABASE_URL   # always the private cluster below
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-10000}
 PEER_EVENTS=${PEER_EVENTS:-300}

@@ -135,7 +135,7 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     let page = get(format!("/events/{event_id}")).await;
     let ai_row = page
         .split("<tr")
-        .find(|row| row.contains("<td>AI ★</td>"))
+        .find(|row| row.contains("/categories/ai\">AI</a> ★"))
         .expect("AI row in the category table");
     assert!(ai_row.contains(&pct(Some(ai))), "{ai_row}");
 

@@ -349,7 +349,7 @@ async fn feed_prices_study_and_pages_agree_with_the_independent_computation() {
     let ai_cat = &ai["categories"]["ai"]["-24,24"];
     let ai_row = page
         .split("<tr")
-        .find(|row| row.contains("<td>AI ★</td>"))
+        .find(|row| row.contains("/categories/ai\">AI</a> ★"))
         .expect("AI row in the category table");
     for needle in [
         pct(ai_cat["caar"].as_f64()),
@@ -462,4 +462,120 @@ async fn unknown_and_malformed_event_ids_get_error_pages() {
     let (status, body) = get_page(&state, "/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("No events yet"));
+}
+
+#[tokio::test]
+async fn filters_search_pagination_history_pages_and_bad_parameters() {
+    let db = common::test_db().await;
+    let base = feed_server().await;
+    load_everything(&db.pool, &base).await;
+    let state = AppState {
+        pool: db.pool.clone(),
+    };
+    let exp = expected();
+    let titles: Vec<String> = exp["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| html_escape(e["title"].as_str().unwrap()))
+        .collect();
+    let shown = |body: &str| -> Vec<bool> { titles.iter().map(|t| body.contains(t)).collect() };
+
+    // Category and token filters follow the tags; search uses the headline.
+    let (_, body) = get_page(&state, "/?category=meme").await;
+    assert_eq!(shown(&body), vec![false, true, false]);
+    let (_, body) = get_page(&state, "/?token=fet").await;
+    assert_eq!(shown(&body), vec![true, false, false]);
+    let (_, body) = get_page(&state, "/?q=memecoin+mania").await;
+    assert_eq!(shown(&body), vec![false, true, false]);
+    let (_, body) = get_page(&state, "/?from=2025-01-05&to=2025-01-06").await;
+    assert_eq!(shown(&body), vec![true, false, false]);
+    // Search text that looks like SQL or tsquery syntax is just text.
+    for q in ["%27%3B+DROP+TABLE+events%3B--", "%21%28%26%7C%3A*", "%5C"] {
+        let (status, body) = get_page(&state, &format!("/?q={q}")).await;
+        assert_eq!(status, StatusCode::OK, "{q}");
+        assert!(body.contains("No events match"), "{q}");
+    }
+    // Minimum score against the independent scores.
+    let scores: Vec<f64> = exp["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["score"]["impact"].as_f64().unwrap())
+        .collect();
+    let cut = 2.0;
+    let (_, body) = get_page(&state, &format!("/?min_score={cut}")).await;
+    assert_eq!(
+        shown(&body),
+        scores.iter().map(|s| *s >= cut).collect::<Vec<_>>()
+    );
+
+    // Bad parameters: friendly 400 pages.
+    for q in [
+        "/?from=yesterday",
+        "/?min_score=lots",
+        "/?category=nope",
+        "/?sort=random",
+        "/?after=xyz",
+        "/?per_page=1000000",
+    ] {
+        let (status, body) = get_page(&state, q).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
+        assert!(body.contains("400"), "{q}");
+    }
+
+    // Keyset pagination is stable: pages of one by time cover every event once.
+    let mut seen = Vec::new();
+    let mut next = Some("/?sort=time&per_page=1".to_string());
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        pages += 1;
+        assert!(pages < 10);
+        let (status, body) = get_page(&state, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        let on_page: Vec<String> = titles
+            .iter()
+            .filter(|t| body.contains(t.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(on_page.len(), 1, "{path}");
+        seen.extend(on_page);
+        next = body
+            .split("rel=\"next\" href=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(|s| s.replace("&#38;", "&"));
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!((seen.len(), pages), (3, 3));
+
+    // History pages, charts and the health check.
+    let (status, body) = get_page(&state, "/categories/meme").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<svg") && body.contains(&titles[1]));
+    let (status, body) = get_page(&state, "/tokens/FET").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(&titles[0]));
+    assert_eq!(
+        get_page(&state, "/categories/nope").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get_page(&state, "/tokens/NOPE").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = get_page(&state, "/healthz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+    let id: i64 = sqlx::query_scalar("SELECT id FROM events WHERE headline LIKE 'DeepSeek%'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let (_, page) = get_page(&state, &format!("/events/{id}")).await;
+    assert_eq!(
+        page.matches("<svg class=\"chart\"").count(),
+        2,
+        "CAAR and price charts"
+    );
+    assert!(page.contains("95% band"));
 }

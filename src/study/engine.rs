@@ -263,6 +263,8 @@ pub struct CategoryOutcome {
     pub mean_cross_correlation: Option<f64>,
     pub portfolio_car: Option<f64>,
     pub portfolio: Option<Test>,
+    /// The portfolio's residual σ per bar on the estimation window.
+    pub portfolio_sigma: Option<f64>,
     pub rank: Option<Test>,
     pub sign: Option<Test>,
     pub n_positive: usize,
@@ -562,6 +564,7 @@ pub fn study_event(u: &Universe, ev: &EventInput, params: &StudyParams) -> Event
                 mean_cross_correlation: rbar,
                 portfolio_car,
                 portfolio,
+                portfolio_sigma: portfolio_fit.map(|f| f.sigma),
                 rank: corrado_rank(&k, rank_range),
                 sign: generalized_sign(cars.iter().filter(|c| **c > 0.0).count(), n, p_hat),
                 n_positive: cars.iter().filter(|c| **c > 0.0).count(),
@@ -951,6 +954,79 @@ mod tests {
         assert!((x.windows[0].variance - var * (2.0 + 4.0 / 3.0)).abs() < 1e-15);
         assert_eq!(out.categories.len(), 1);
         assert!((out.categories[0].caar - 0.15).abs() < 1e-12);
+    }
+
+    /// Two tokens with market caps: the value-weighted CAAR weights their CARs by the caps
+    /// at the bar before the window; excluding bars shrinks the estimation sample.
+    #[test]
+    fn value_weighting_and_excluded_estimation_bars() {
+        let n = 40;
+        let btc: Vec<f64> = (0..n).map(|i| 100.0 + (i % 3) as f64).collect();
+        let a: Vec<f64> = (0..n).map(|i| 10.0 + (i % 5) as f64 * 0.1).collect();
+        let b: Vec<f64> = (0..n).map(|i| 5.0 + (i % 4) as f64 * 0.1).collect();
+        let cap = |v: f64| Some(vec![v; n]);
+        let u = Universe::build(
+            0,
+            n,
+            vec![
+                TokenInput {
+                    id: 1,
+                    symbol: "BTC".into(),
+                    categories: vec![],
+                    closes: btc,
+                    caps: None,
+                },
+                TokenInput {
+                    id: 2,
+                    symbol: "A".into(),
+                    categories: vec![5],
+                    closes: a,
+                    caps: cap(300.0),
+                },
+                TokenInput {
+                    id: 3,
+                    symbol: "B".into(),
+                    categories: vec![5],
+                    closes: b,
+                    caps: cap(100.0),
+                },
+            ],
+            ReturnKind::Simple,
+            Proxy::Btc,
+        )
+        .unwrap();
+        let params = StudyParams {
+            estimation: Window::new(-20, -2),
+            windows: vec![Window::new(-2, 4)],
+            ranking_window: Window::new(-2, 4),
+            ..StudyParams::hourly()
+        };
+        let ev = EventInput {
+            bar0: 30,
+            ..Default::default()
+        };
+        let out = study_event(&u, &ev, &params);
+        let car = |id: i32| {
+            out.tokens
+                .iter()
+                .find(|t| t.token_id == id)
+                .unwrap()
+                .windows[0]
+                .car
+        };
+        let cat = &out.categories[0];
+        assert!((cat.caar - (car(2) + car(3)) / 2.0).abs() < 1e-15);
+        let vw = cat.caar_value_weighted.unwrap();
+        assert!((vw - (0.75 * car(2) + 0.25 * car(3))).abs() < 1e-15);
+        // Leave bars 12..16 out of the estimation window [10, 28): 14 of 18 bars remain,
+        // and 80% of 14 (12) are needed.
+        let excluded = EventInput {
+            excluded: vec![(12, 16)],
+            ..ev
+        };
+        let out = study_event(&u, &excluded, &params);
+        let a = out.tokens.iter().find(|t| t.token_id == 2).unwrap();
+        assert_eq!(a.fit.m, 14.0);
     }
 
     #[test]

@@ -246,6 +246,7 @@ pub async fn save_batch(
                 c.portfolio_car.into(),
                 pt,
                 ptp,
+                c.portfolio_sigma.into(),
                 rz,
                 rp,
                 sz,
@@ -299,7 +300,7 @@ pub async fn save_batch(
         ("study_token_estimates (run_id, event_id, token_id, alpha, beta, sigma, df, n_estimation, path_start, ar_path)", est),
         ("study_token_results (run_id, event_id, token_id, window_start, window_end, car, car_variance, scar, token_return, market_return, car_market_adjusted)", tok),
         ("study_dropped_tokens (run_id, event_id, token_id, reason)", dropped),
-        ("study_category_results (run_id, event_id, category_id, window_start, window_end, n_tokens, caar, caar_value_weighted, cross_sd, t_stat, p_value, patell_z, patell_p, bmp_t, bmp_p, kp_t, kp_p, mean_cross_correlation, portfolio_car, portfolio_t, portfolio_p, rank_z, rank_p, sign_z, sign_p, n_positive, caar_path)", cat),
+        ("study_category_results (run_id, event_id, category_id, window_start, window_end, n_tokens, caar, caar_value_weighted, cross_sd, t_stat, p_value, patell_z, patell_p, bmp_t, bmp_p, kp_t, kp_p, mean_cross_correlation, portfolio_car, portfolio_t, portfolio_p, portfolio_sigma, rank_z, rank_p, sign_z, sign_p, n_positive, caar_path)", cat),
         ("study_market_moves (run_id, event_id, window_start, window_end, market_return, z, p_value)", market),
         ("study_event_scores (run_id, event_id, impact_score, driver, top_kind, top_category_id, top_token_id, top_value, top_stat, top_p, targets_p, spillover_p, spillover_tests, components, naive_score, naive_category_id, market_return, market_z, input_fingerprint)", score),
     ] {

@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use sqlx::PgPool;
 
+use super::chart;
 use super::error::WebError;
 use super::format::{num, p_value, pct, sign_class, utc};
 use super::AppState;
@@ -42,7 +43,6 @@ pub async fn current_run(pool: &PgPool) -> Result<Option<(i64, StudyParams)>, sq
 }
 
 pub struct ListRow {
-    pub rank: usize,
     pub id: i64,
     pub time: String,
     pub headline: String,
@@ -60,6 +60,131 @@ pub struct ListRow {
     pub naive_category: String,
 }
 
+/// The list's query string, as typed: parsed in [`ListFilter::parse`] so that a bad value
+/// gets a clear 400 page, never a 500.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub token: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub min_score: Option<String>,
+    pub significant: Option<String>,
+    pub sort: Option<String>,
+    pub after: Option<String>,
+    pub per_page: Option<String>,
+}
+
+/// Events per page, by default and at most.
+pub const PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 200;
+/// |z| at or above which an event counts as significant (two-sided 5%).
+pub const SIGNIFICANT_Z: f64 = 1.96;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListFilter {
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub token: Option<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub min_score: Option<f64>,
+    pub significant: bool,
+    pub by_time: bool,
+    /// Keyset cursor: the sort key and id of the last row of the previous page.
+    pub after: Option<(f64, i64)>,
+    pub per_page: Option<i64>,
+}
+
+fn blank(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl ListFilter {
+    pub fn parse(q: &ListQuery) -> Result<Self, String> {
+        let date = |name: &str, v: &Option<String>| {
+            blank(v)
+                .map(|s| {
+                    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                        .map_err(|_| format!("{name}: {s:?} is not a date (YYYY-MM-DD)"))
+                })
+                .transpose()
+        };
+        let min_score = blank(&q.min_score)
+            .map(|s| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| format!("min_score: {s:?} is not a number"))
+            })
+            .transpose()?;
+        let sort = blank(&q.sort).unwrap_or("impact");
+        if !matches!(sort, "impact" | "time") {
+            return Err(format!("sort: {sort:?} is not one of impact, time"));
+        }
+        let after = blank(&q.after)
+            .map(|s| {
+                s.split_once('_')
+                    .and_then(|(k, id)| Some((k.parse::<f64>().ok()?, id.parse::<i64>().ok()?)))
+                    .filter(|(k, _)| k.is_finite())
+                    .ok_or_else(|| format!("after: {s:?} is not a page cursor"))
+            })
+            .transpose()?;
+        let per_page = blank(&q.per_page)
+            .map(|s| {
+                s.parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                    .ok_or_else(|| {
+                        format!("per_page: {s:?} is not a whole number from 1 to {MAX_PAGE_SIZE}")
+                    })
+            })
+            .transpose()?;
+        let q_text = blank(&q.q).map(|s| s.chars().take(200).collect::<String>());
+        Ok(ListFilter {
+            q: q_text,
+            category: blank(&q.category).map(str::to_string),
+            token: blank(&q.token).map(|s| s.to_ascii_uppercase()),
+            from: date("from", &q.from)?,
+            to: date("to", &q.to)?,
+            min_score,
+            significant: matches!(blank(&q.significant), Some("1" | "on" | "true" | "yes")),
+            by_time: sort == "time",
+            after,
+            per_page,
+        })
+    }
+
+    /// The query string of this filter (without the cursor), for links.
+    pub fn query_string(&self) -> String {
+        let mut parts: Vec<(String, String)> = Vec::new();
+        let mut push = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                parts.push((k.to_string(), v));
+            }
+        };
+        push("q", self.q.clone());
+        push("category", self.category.clone());
+        push("token", self.token.clone());
+        push("from", self.from.map(|d| d.to_string()));
+        push("to", self.to.map(|d| d.to_string()));
+        push("min_score", self.min_score.map(|v| v.to_string()));
+        push("significant", self.significant.then(|| "1".to_string()));
+        push("sort", self.by_time.then(|| "time".to_string()));
+        push("per_page", self.per_page.map(|n| n.to_string()));
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(parts)
+            .finish()
+    }
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
 #[derive(Template)]
 #[template(path = "events/list.html")]
 pub struct ListPage {
@@ -70,6 +195,16 @@ pub struct ListPage {
     pub min_tokens: usize,
     pub model: String,
     pub proxy: String,
+    pub categories: Vec<Choice>,
+    pub q: String,
+    pub token: String,
+    pub from: String,
+    pub to: String,
+    pub min_score: String,
+    pub significant: bool,
+    pub by_time: bool,
+    pub filtered: bool,
+    pub next_page: Option<String>,
 }
 
 fn driver_label(driver: Option<&str>) -> String {
@@ -81,40 +216,101 @@ fn driver_label(driver: Option<&str>) -> String {
     }
 }
 
-async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
-    let run = current_run(&state.pool).await?;
+async fn list(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<ListQuery>,
+) -> Result<Html<String>, WebError> {
+    let filter = ListFilter::parse(&query).map_err(WebError::BadRequest)?;
+    let pool = &state.pool;
+    let categories = sqlx::query!("SELECT slug, name FROM categories ORDER BY name")
+        .fetch_all(pool)
+        .await?;
+    if let Some(c) = &filter.category {
+        if !categories.iter().any(|x| &x.slug == c) {
+            return Err(WebError::BadRequest(format!("There is no category {c:?}.")));
+        }
+    }
+    let run = current_run(pool).await?;
     let run_id = run.as_ref().map(|r| r.0);
+    let min_score = match (filter.min_score, filter.significant) {
+        (Some(m), true) => Some(m.max(SIGNIFICANT_Z)),
+        (m, true) => m.or(Some(SIGNIFICANT_Z)),
+        (m, false) => m,
+    };
+    let page_size = filter.per_page.unwrap_or(PAGE_SIZE);
+    let to_exclusive = filter.to.map(|d| d + chrono::Days::new(1));
+    let day_start = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    // One static query: every filter is a parameter that is NULL when unused. User input
+    // never becomes SQL text; the search goes through websearch_to_tsquery, safe with any input.
     let rows = sqlx::query!(
-        r#"SELECT e.id, e.event_time, e.headline,
+        r#"WITH ranked AS (
+             SELECT e.id, e.event_time, e.headline,
+                    CASE WHEN $9 THEN extract(epoch FROM e.event_time)::float8
+                         ELSE COALESCE(sc.impact_score, -1) END AS "sort_key!",
+                    sc.impact_score, sc.driver, sc.top_kind, sc.top_value,
+                    sc.top_category_id, sc.top_token_id, sc.market_return, sc.market_z,
+                    sc.naive_score, sc.naive_category_id
+             FROM events e
+             LEFT JOIN study_event_scores sc ON sc.event_id = e.id AND sc.run_id = $1
+             WHERE ($2::text IS NULL OR e.headline_tsv @@ websearch_to_tsquery('english', $2))
+               AND ($3::text IS NULL OR EXISTS (
+                     SELECT 1 FROM event_category_tags g JOIN categories c ON c.id = g.category_id
+                     WHERE g.event_id = e.id AND c.slug = $3))
+               AND ($4::text IS NULL OR EXISTS (
+                     SELECT 1 FROM event_token_tags g JOIN tokens t ON t.id = g.token_id
+                     WHERE g.event_id = e.id AND t.symbol = $4 AND NOT g.ambiguous))
+               AND ($5::timestamptz IS NULL OR e.event_time >= $5)
+               AND ($6::timestamptz IS NULL OR e.event_time < $6)
+               AND ($7::float8 IS NULL OR sc.impact_score >= $7)
+           )
+           SELECT r.id, r.event_time, r.headline, r."sort_key!" AS "sort_key!",
                   (SELECT s.name FROM articles a JOIN sources s ON s.id = a.source_id
-                   WHERE a.event_id = e.id ORDER BY a.published_at, a.id LIMIT 1) AS source,
-                  (SELECT count(*) FROM articles a WHERE a.event_id = e.id) AS "articles!",
-                  sc.impact_score AS "impact_score?", sc.driver AS "driver?",
-                  sc.top_kind AS "top_kind?", sc.top_value AS "top_value?",
-                  sc.top_stat AS "top_stat?", c.name AS "top_category?", t.symbol AS "top_token?",
-                  sc.market_return AS "market_return?", sc.market_z AS "market_z?",
-                  sc.naive_score AS "naive_score?", nc.name AS "naive_category?"
-           FROM events e
-           LEFT JOIN study_event_scores sc ON sc.event_id = e.id AND sc.run_id = $1
-           LEFT JOIN categories c ON c.id = sc.top_category_id
-           LEFT JOIN tokens t ON t.id = sc.top_token_id
-           LEFT JOIN categories nc ON nc.id = sc.naive_category_id
-           ORDER BY sc.impact_score DESC NULLS LAST, e.event_time DESC, e.id
-           LIMIT $2"#,
+                   WHERE a.event_id = r.id ORDER BY a.published_at, a.id LIMIT 1) AS source,
+                  (SELECT count(*) FROM articles a WHERE a.event_id = r.id) AS "articles!",
+                  r.impact_score AS "impact_score?", r.driver AS "driver?",
+                  r.top_kind AS "top_kind?", r.top_value AS "top_value?",
+                  c.name AS "top_category?", t.symbol AS "top_token?",
+                  r.market_return AS "market_return?", r.market_z AS "market_z?",
+                  r.naive_score AS "naive_score?", nc.name AS "naive_category?"
+           FROM ranked r
+           LEFT JOIN categories c ON c.id = r.top_category_id
+           LEFT JOIN tokens t ON t.id = r.top_token_id
+           LEFT JOIN categories nc ON nc.id = r.naive_category_id
+           WHERE $8::float8 IS NULL OR (r."sort_key!", r.id) < ($8, $10)
+           ORDER BY r."sort_key!" DESC, r.id DESC
+           LIMIT $11"#,
         run_id,
-        LIST_LIMIT
+        filter.q,
+        filter.category,
+        filter.token,
+        filter.from.and_then(day_start),
+        to_exclusive.and_then(day_start),
+        min_score,
+        filter.after.map(|a| a.0),
+        filter.by_time,
+        filter.after.map(|a| a.1).unwrap_or(0),
+        page_size + 1
     )
-    .fetch_all(&state.pool)
+    .fetch_all(pool)
     .await?;
     let proxy = run
         .as_ref()
         .map(|r| r.1.proxy.as_str())
         .unwrap_or("BTC")
         .to_string();
+    let has_more = rows.len() as i64 > page_size;
+    let next_page = has_more
+        .then(|| rows.get(page_size as usize - 1))
+        .flatten()
+        .map(|last| {
+            let qs = filter.query_string();
+            let sep = if qs.is_empty() { "" } else { "&" };
+            format!("/?{qs}{sep}after={}_{}", last.sort_key, last.id)
+        });
     let rows = rows
         .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
+        .take(page_size as usize)
+        .map(|r| {
             let top_label = match r.top_kind.as_deref() {
                 Some("market") => format!("market ({proxy})"),
                 Some("target-token") => r.top_token.clone().unwrap_or_default(),
@@ -122,7 +318,6 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
                 None => "–".into(),
             };
             ListRow {
-                rank: i + 1,
                 id: r.id,
                 time: utc(r.event_time),
                 headline: r.headline,
@@ -156,6 +351,23 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
             .map(|p| p.model.as_str().to_string())
             .unwrap_or_default(),
         proxy,
+        categories: categories
+            .into_iter()
+            .map(|c| Choice {
+                selected: filter.category.as_deref() == Some(c.slug.as_str()),
+                value: c.slug,
+                label: c.name,
+            })
+            .collect(),
+        q: filter.q.clone().unwrap_or_default(),
+        token: filter.token.clone().unwrap_or_default(),
+        from: filter.from.map(|d| d.to_string()).unwrap_or_default(),
+        to: filter.to.map(|d| d.to_string()).unwrap_or_default(),
+        min_score: filter.min_score.map(|v| v.to_string()).unwrap_or_default(),
+        significant: filter.significant,
+        by_time: filter.by_time,
+        filtered: filter != ListFilter::default(),
+        next_page,
     };
     Ok(Html(page.render()?))
 }
@@ -190,6 +402,7 @@ fn pct_cell(v: Option<f64>) -> Cell {
 
 pub struct CategoryView {
     pub name: String,
+    pub slug: String,
     pub tagged: bool,
     pub is_top: bool,
     pub n: i32,
@@ -282,6 +495,9 @@ pub struct EventPage {
     pub proxy: String,
     pub model: String,
     pub run_params: String,
+    /// Server-rendered SVG (labels escaped by `chart`), or empty.
+    pub caar_chart: String,
+    pub price_chart: String,
 }
 
 async fn show(
@@ -411,7 +627,7 @@ async fn show(
     let top_category = score.as_ref().and_then(|s| s.top_category.clone());
 
     let cat_rows = sqlx::query!(
-        r#"SELECT c.name, r.window_start, r.window_end, r.n_tokens, r.caar, r.caar_value_weighted,
+        r#"SELECT c.name, c.slug, r.window_start, r.window_end, r.n_tokens, r.caar, r.caar_value_weighted,
                   r.t_stat, r.p_value, r.patell_z, r.bmp_t, r.kp_t, r.kp_p,
                   r.mean_cross_correlation, r.portfolio_car, r.portfolio_t, r.portfolio_p,
                   r.rank_z, r.sign_z, r.n_positive
@@ -439,6 +655,7 @@ async fn show(
             tagged: tagged.contains(&r.name),
             is_top: top_category.as_deref() == Some(r.name.as_str()),
             name: r.name.clone(),
+            slug: r.slug.clone(),
             n: r.n_tokens,
             caar: pct_cell(Some(r.caar)),
             caar_vw: pct(r.caar_value_weighted),
@@ -585,6 +802,133 @@ async fn show(
     )
     .await?;
 
+    let span = params.event_span();
+    let unit = if interval == crate::prices::BarInterval::Hour {
+        "hours"
+    } else {
+        "days"
+    };
+    let caar_chart = {
+        let rows = sqlx::query!(
+            r#"SELECT c.name, r.caar_path, r.portfolio_sigma
+               FROM study_category_results r JOIN categories c ON c.id = r.category_id
+               WHERE r.run_id = $1 AND r.event_id = $2 AND r.window_start = $3 AND r.window_end = $4
+                 AND r.caar_path IS NOT NULL AND r.n_tokens >= $5
+               ORDER BY c.name"#,
+            run_id,
+            id,
+            rw.start,
+            rw.end,
+            params.min_category_tokens as i32
+        )
+        .fetch_all(pool)
+        .await?;
+        let shown: Vec<_> = rows
+            .iter()
+            .filter(|r| {
+                tagged.contains(&r.name) || top_category.as_deref() == Some(r.name.as_str())
+            })
+            .take(6)
+            .collect();
+        let x = |j: usize| f64::from(span.start) + j as f64 + 1.0;
+        let lines: Vec<chart::Line> = shown
+            .iter()
+            .map(|r| chart::Line {
+                label: r.name.clone(),
+                points: std::iter::once((f64::from(span.start), 0.0))
+                    .chain(
+                        r.caar_path
+                            .iter()
+                            .flatten()
+                            .enumerate()
+                            .map(|(j, v)| (x(j), v * 100.0)),
+                    )
+                    .collect(),
+            })
+            .collect();
+        // The widest no-event band among the shown categories: 1.96·σ·√bars.
+        let sigma = shown
+            .iter()
+            .filter_map(|r| r.portfolio_sigma)
+            .fold(0.0f64, f64::max);
+        let band = (0..=span.len() as usize)
+            .map(|j| {
+                (
+                    f64::from(span.start) + j as f64,
+                    196.0 * sigma * (j as f64).sqrt(),
+                )
+            })
+            .collect();
+        if lines.is_empty() {
+            String::new()
+        } else {
+            chart::Chart {
+                title: "Cumulative average abnormal return by category".into(),
+                x_label: format!("{unit} from the news (bar 0)"),
+                y_label: "CAAR (%)".into(),
+                lines,
+                band,
+                event_x: Some(0.0),
+            }
+            .render()
+        }
+    };
+    let price_chart = {
+        let step = chrono::Duration::seconds(interval.seconds());
+        let bar0 = crate::study::engine::bar_zero(event.event_time, interval);
+        let t_bar0 =
+            chrono::DateTime::from_timestamp(bar0 * interval.seconds(), 0).unwrap_or_default();
+        let from = t_bar0 + step * (span.start - 1);
+        let to = t_bar0 + step * (span.end - 1);
+        let rows = sqlx::query!(
+            r#"SELECT t.symbol, b.open_time, b.close FROM price_bars b JOIN tokens t ON t.id = b.token_id
+               WHERE b.interval = $1 AND b.open_time BETWEEN $2 AND $3
+                 AND (t.symbol = $4 OR t.id IN (SELECT token_id FROM event_token_tags
+                                                 WHERE event_id = $5 AND NOT ambiguous))
+               ORDER BY t.symbol, b.open_time"#,
+            interval.as_str(),
+            from,
+            to,
+            if proxy == "ETH" { "ETH" } else { "BTC" },
+            id
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut by_symbol: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+        for r in rows {
+            let x = (r.open_time - t_bar0).num_seconds() as f64 / interval.seconds() as f64 + 1.0;
+            by_symbol.entry(r.symbol).or_default().push((x, r.close));
+        }
+        // Each token as % change from its first close in the window.
+        let mut lines: Vec<chart::Line> = by_symbol
+            .into_iter()
+            .filter_map(|(label, pts)| {
+                let base = pts.first()?.1;
+                Some(chart::Line {
+                    label,
+                    points: pts
+                        .iter()
+                        .map(|(x, c)| (*x, (c / base - 1.0) * 100.0))
+                        .collect(),
+                })
+            })
+            .collect();
+        lines.truncate(7);
+        if lines.is_empty() {
+            String::new()
+        } else {
+            chart::Chart {
+                title: "Prices, normalised to the start of the window".into(),
+                x_label: format!("{unit} from the news (bar 0)"),
+                y_label: "change (%)".into(),
+                lines,
+                band: Vec::new(),
+                event_x: Some(0.0),
+            }
+            .render()
+        }
+    };
+
     let top_label = match score.as_ref().and_then(|s| s.top_kind.as_deref()) {
         Some("market") => format!("market ({proxy})"),
         Some("target-token") => score
@@ -630,6 +974,8 @@ async fn show(
         model: params.model.as_str().to_string(),
         proxy,
         run_params: serde_json::to_string_pretty(&params).unwrap_or_default(),
+        caar_chart,
+        price_chart,
     };
     Ok(Html(page.render()?))
 }

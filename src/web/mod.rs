@@ -1,9 +1,11 @@
 //! The web app: server-rendered pages (askama) over axum. It only reads; writes belong to
 //! ingest, prices and study.
 
+pub mod chart;
 pub mod error;
 pub mod events;
 pub mod format;
+pub mod history;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,6 +34,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(events::router())
+        .merge(history::router())
+        .route("/healthz", get(healthz))
         .route("/static/style.css", get(style))
         .fallback(not_found)
         .with_state(state)
@@ -62,6 +66,25 @@ async fn style() -> impl axum::response::IntoResponse {
         ],
         STYLE_CSS,
     )
+}
+
+/// 200 "ok" when the database answers, 503 otherwise.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    match sqlx::query_scalar!("SELECT 1 AS \"one!\"")
+        .fetch_one(&state.pool)
+        .await
+    {
+        Ok(_) => (axum::http::StatusCode::OK, "ok\n"),
+        Err(e) => {
+            tracing::warn!("health check failed: {e}");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable\n",
+            )
+        }
+    }
 }
 
 async fn not_found() -> WebError {
