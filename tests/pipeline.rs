@@ -579,3 +579,43 @@ async fn filters_search_pagination_history_pages_and_bad_parameters() {
     );
     assert!(page.contains("95% band"));
 }
+
+#[tokio::test]
+async fn pages_carry_security_and_cache_headers_and_revalidate() {
+    let db = common::test_db().await;
+    let state = AppState {
+        pool: db.pool.clone(),
+    };
+    let resp = web::router(state.clone())
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let h = resp.headers();
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let etag = h["etag"].clone();
+    let resp = web::router(state.clone())
+        .oneshot(
+            Request::get("/")
+                .header("if-none-match", etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    let resp = web::router(state)
+        .oneshot(
+            Request::get("/")
+                .header("accept-encoding", "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+}

@@ -9,6 +9,8 @@ use std::fmt::Write;
 /// One line.
 pub struct Line {
     pub label: String,
+    /// Colour; `None` picks the series name's stable colour.
+    pub colour: Option<&'static str>,
     /// (x, y) points; y in percent.
     pub points: Vec<(f64, f64)>,
 }
@@ -31,9 +33,10 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 150.0;
 const TOP: f64 = 28.0;
 const BOTTOM: f64 = 40.0;
-/// Colour-blind-safe palette (Okabe–Ito).
-const PALETTE: &[&str] = &[
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
+/// Colour-blind-safe palette (Okabe–Ito, then Tol's muted), dark enough on white.
+pub const PALETTE: &[&str] = &[
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255",
+    "#117733", "#332288", "#AA4499", "#999933",
 ];
 
 /// A stable colour for a series name.
@@ -174,7 +177,7 @@ impl Chart {
         }
         // Lines and legend.
         for (i, line) in self.lines.iter().enumerate() {
-            let c = colour(&line.label);
+            let c = line.colour.unwrap_or_else(|| colour(&line.label));
             let mut d = String::new();
             let mut pen = false;
             for (x, y) in &line.points {
@@ -242,6 +245,7 @@ mod tests {
             y_label: "CAAR (%)".into(),
             lines: vec![Line {
                 label: "AI & co".into(),
+                colour: None,
                 points: vec![(-2.0, 0.0), (-1.0, -1.5), (0.0, f64::NAN), (1.0, -3.0)],
             }],
             band: vec![(-2.0, 1.0), (1.0, 2.0)],

@@ -835,6 +835,7 @@ async fn show(
             .iter()
             .map(|r| chart::Line {
                 label: r.name.clone(),
+                colour: None,
                 points: std::iter::once((f64::from(span.start), 0.0))
                     .chain(
                         r.caar_path
@@ -902,9 +903,12 @@ async fn show(
         // Each token as % change from its first close in the window.
         let mut lines: Vec<chart::Line> = by_symbol
             .into_iter()
-            .filter_map(|(label, pts)| {
+            .enumerate()
+            .filter_map(|(i, (label, pts))| {
                 let base = pts.first()?.1;
                 Some(chart::Line {
+                    // Tokens by position: a handful per chart, all distinct.
+                    colour: Some(chart::PALETTE[i % chart::PALETTE.len()]),
                     label,
                     points: pts
                         .iter()

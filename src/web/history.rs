@@ -57,6 +57,7 @@ fn reaction_chart(title: &str, points: &[(chrono::DateTime<chrono::Utc>, f64)]) 
         y_label: "reaction (%)".into(),
         lines: vec![chart::Line {
             label: "reaction".into(),
+            colour: Some(chart::PALETTE[0]),
             points: points.iter().map(|(t, v)| (days(*t), v * 100.0)).collect(),
         }],
         band: Vec::new(),

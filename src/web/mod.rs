@@ -39,6 +39,9 @@ pub fn router(state: AppState) -> Router {
         .route("/static/style.css", get(style))
         .fallback(not_found)
         .with_state(state)
+        .layer(axum::middleware::from_fn(etag))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(TraceLayer::new_for_http())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -66,6 +69,50 @@ async fn style() -> impl axum::response::IntoResponse {
         ],
         STYLE_CSS,
     )
+}
+
+/// Largest page whose ETag is computed (larger ones go out without).
+const ETAG_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// An ETag over every successful GET body, and 304 when the client has it: pages change
+/// only when the data does, so revalidation saves the transfer. Weak (`W/`), because the
+/// compression layer outside may send the same content gzip-encoded.
+async fn etag(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use sha2::Digest;
+    let is_get = req.method() == axum::http::Method::GET;
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let resp = next.run(req).await;
+    if !is_get || resp.status() != axum::http::StatusCode::OK {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ETAG_MAX_BYTES).await else {
+        return (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "response too large",
+        )
+            .into_response();
+    };
+    let tag = format!("W/\"{}\"", &hex::encode(sha2::Sha256::digest(&bytes))[..32]);
+    if if_none_match.as_ref().and_then(|v| v.to_str().ok()) == Some(tag.as_str()) {
+        let mut not_modified = axum::http::StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            not_modified.headers_mut().insert(header::ETAG, v);
+        }
+        return not_modified;
+    }
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        parts.headers.insert(header::ETAG, v);
+    }
+    parts
+        .headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-cache"));
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// 200 "ok" when the database answers, 503 otherwise.
