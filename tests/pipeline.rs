@@ -619,3 +619,93 @@ async fn pages_carry_security_and_cache_headers_and_revalidate() {
         .unwrap();
     assert_eq!(resp.headers()["content-encoding"], "gzip");
 }
+
+#[tokio::test]
+async fn json_api_and_csv_export_follow_the_list_filters() {
+    let db = common::test_db().await;
+    let base = feed_server().await;
+    load_everything(&db.pool, &base).await;
+    let state = AppState {
+        pool: db.pool.clone(),
+    };
+    let exp = expected();
+
+    let (status, body) = get_page(&state, "/api/v1/events").await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let titles: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["headline"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = exp["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(titles, want, "API order is the ranking");
+    let first = &v["events"][0];
+    let e = exp["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["title"] == first["headline"])
+        .unwrap();
+    let got = first["impact_score"].as_f64().unwrap();
+    let want = e["score"]["impact"].as_f64().unwrap();
+    assert!((got - want).abs() < 1e-7);
+
+    let (_, body) = get_page(&state, "/api/v1/events?category=meme").await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["events"].as_array().unwrap().len(), 1);
+    let (status, body) = get_page(&state, "/api/v1/events?from=nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .contains("from"));
+
+    let id = first["id"].as_i64().unwrap();
+    let (status, body) = get_page(&state, &format!("/api/v1/events/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let d: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(d["headline"], first["headline"]);
+    assert_eq!(d["market"].as_array().unwrap().len(), 3);
+    assert!(d["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["window_start"] == -24));
+    assert_eq!(
+        get_page(&state, "/api/v1/events/424242").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, body) = get_page(&state, "/api/v1/categories").await;
+    let cats: Value = serde_json::from_str(&body).unwrap();
+    let ai = cats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["slug"] == "ai")
+        .unwrap();
+    assert!(ai["tokens"].as_array().unwrap().iter().any(|t| t == "FET"));
+    let (_, body) = get_page(&state, "/api/v1/tokens").await;
+    let toks: Value = serde_json::from_str(&body).unwrap();
+    let fet = toks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["symbol"] == "FET")
+        .unwrap();
+    assert_eq!(fet["bars"], 216);
+
+    let (status, csv) = get_page(&state, "/events.csv?sort=time").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("id,event_time,headline"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0].contains("Dogecoin"), "newest first: {}", rows[0]);
+}

@@ -205,6 +205,7 @@ pub struct ListPage {
     pub by_time: bool,
     pub filtered: bool,
     pub next_page: Option<String>,
+    pub csv_href: String,
 }
 
 fn driver_label(driver: Option<&str>) -> String {
@@ -216,17 +217,51 @@ fn driver_label(driver: Option<&str>) -> String {
     }
 }
 
-async fn list(
-    State(state): State<AppState>,
-    axum::extract::Query(query): axum::extract::Query<ListQuery>,
-) -> Result<Html<String>, WebError> {
-    let filter = ListFilter::parse(&query).map_err(WebError::BadRequest)?;
-    let pool = &state.pool;
-    let categories = sqlx::query!("SELECT slug, name FROM categories ORDER BY name")
-        .fetch_all(pool)
-        .await?;
+/// One event of the list, for the page, the API and the CSV export.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ListItem {
+    pub id: i64,
+    pub event_time: chrono::DateTime<chrono::Utc>,
+    pub headline: String,
+    pub source: Option<String>,
+    pub articles: i64,
+    /// |z| of the strongest evidence (see README "Impact score"); null before a study.
+    pub impact_score: Option<f64>,
+    /// targets, market or spillover.
+    pub driver: Option<String>,
+    /// target-category, target-token, market or spillover.
+    pub top_kind: Option<String>,
+    pub top_category: Option<String>,
+    pub top_token: Option<String>,
+    /// The move behind the score (fraction: -0.05 = -5%).
+    pub top_move: Option<f64>,
+    pub market_return: Option<f64>,
+    pub market_z: Option<f64>,
+    pub naive_score: Option<f64>,
+    pub naive_category: Option<String>,
+    #[serde(skip)]
+    pub sort_key: f64,
+}
+
+/// A page of the list, and the cursor of the next page.
+pub struct ListResult {
+    pub items: Vec<ListItem>,
+    pub next_after: Option<String>,
+    pub filter: ListFilter,
+    pub run: Option<(i64, StudyParams)>,
+}
+
+/// Parse the query, check it against the taxonomy and fetch one page.
+pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, WebError> {
+    let filter = ListFilter::parse(query).map_err(WebError::BadRequest)?;
     if let Some(c) = &filter.category {
-        if !categories.iter().any(|x| &x.slug == c) {
+        let known = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM categories WHERE slug = $1) AS "e!""#,
+            c
+        )
+        .fetch_one(pool)
+        .await?;
+        if !known {
             return Err(WebError::BadRequest(format!("There is no category {c:?}.")));
         }
     }
@@ -293,23 +328,66 @@ async fn list(
     )
     .fetch_all(pool)
     .await?;
+    let next_after = (rows.len() as i64 > page_size)
+        .then(|| rows.get(page_size as usize - 1))
+        .flatten()
+        .map(|last| format!("{}_{}", last.sort_key, last.id));
+    let items = rows
+        .into_iter()
+        .take(page_size as usize)
+        .map(|r| ListItem {
+            id: r.id,
+            event_time: r.event_time,
+            headline: r.headline,
+            source: r.source,
+            articles: r.articles,
+            impact_score: r.impact_score,
+            driver: r.driver,
+            top_kind: r.top_kind,
+            top_category: r.top_category,
+            top_token: r.top_token,
+            top_move: r.top_value,
+            market_return: r.market_return,
+            market_z: r.market_z,
+            naive_score: r.naive_score,
+            naive_category: r.naive_category,
+            sort_key: r.sort_key,
+        })
+        .collect();
+    Ok(ListResult {
+        items,
+        next_after,
+        filter,
+        run,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<ListQuery>,
+) -> Result<Html<String>, WebError> {
+    let pool = &state.pool;
+    let ListResult {
+        items,
+        next_after,
+        filter,
+        run,
+    } = fetch_list(pool, &query).await?;
+    let categories = sqlx::query!("SELECT slug, name FROM categories ORDER BY name")
+        .fetch_all(pool)
+        .await?;
     let proxy = run
         .as_ref()
         .map(|r| r.1.proxy.as_str())
         .unwrap_or("BTC")
         .to_string();
-    let has_more = rows.len() as i64 > page_size;
-    let next_page = has_more
-        .then(|| rows.get(page_size as usize - 1))
-        .flatten()
-        .map(|last| {
-            let qs = filter.query_string();
-            let sep = if qs.is_empty() { "" } else { "&" };
-            format!("/?{qs}{sep}after={}_{}", last.sort_key, last.id)
-        });
-    let rows = rows
+    let next_page = next_after.map(|after| {
+        let qs = filter.query_string();
+        let sep = if qs.is_empty() { "" } else { "&" };
+        format!("/?{qs}{sep}after={after}")
+    });
+    let rows = items
         .into_iter()
-        .take(page_size as usize)
         .map(|r| {
             let top_label = match r.top_kind.as_deref() {
                 Some("market") => format!("market ({proxy})"),
@@ -326,8 +404,8 @@ async fn list(
                 score: num(r.impact_score),
                 driver: driver_label(r.driver.as_deref()),
                 top_label,
-                top_move: pct(r.top_value),
-                top_class: sign_class(r.top_value),
+                top_move: pct(r.top_move),
+                top_class: sign_class(r.top_move),
                 market: pct(r.market_return),
                 market_class: sign_class(r.market_return),
                 market_z: num(r.market_z),
@@ -337,6 +415,7 @@ async fn list(
         })
         .collect();
     let params = run.map(|r| r.1);
+    let csv_href = format!("/events.csv?{}", filter.query_string());
     let page = ListPage {
         title: "Events ranked by market impact".into(),
         rows,
@@ -368,6 +447,7 @@ async fn list(
         by_time: filter.by_time,
         filtered: filter != ListFilter::default(),
         next_page,
+        csv_href,
     };
     Ok(Html(page.render()?))
 }

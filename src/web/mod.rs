@@ -1,6 +1,7 @@
 //! The web app: server-rendered pages (askama) over axum. It only reads; writes belong to
 //! ingest, prices and study.
 
+pub mod api;
 pub mod chart;
 pub mod error;
 pub mod events;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(events::router())
         .merge(history::router())
+        .merge(api::router())
         .route("/healthz", get(healthz))
         .route("/static/style.css", get(style))
         .fallback(not_found)

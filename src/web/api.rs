@@ -1,0 +1,226 @@
+//! Machine interfaces: JSON under `/api/v1/` and the CSV export of the list view. Same
+//! filters and pages as `/` (see `events::ListQuery`); errors are JSON too.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::error::WebError;
+use super::events::{current_run, fetch_list, ListItem, ListQuery};
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/events/{id}", get(event))
+        .route("/api/v1/categories", get(categories))
+        .route("/api/v1/tokens", get(tokens))
+        .route("/events.csv", get(events_csv))
+}
+
+/// The JSON twin of [`WebError`]: `{"error": "..."}` with the same status.
+pub struct ApiError(WebError);
+
+impl From<WebError> for ApiError {
+    fn from(e: WebError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError(WebError::Db(e))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self.0 {
+            WebError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            other => {
+                tracing::error!("api request failed: {other}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_string(),
+                )
+            }
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+#[derive(Serialize)]
+struct EventsPage {
+    events: Vec<ListItem>,
+    /// Pass as `after` for the next page; null on the last page.
+    next: Option<String>,
+    run_id: Option<i64>,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<EventsPage>, ApiError> {
+    let r = fetch_list(&state.pool, &query).await?;
+    Ok(Json(EventsPage {
+        events: r.items,
+        next: r.next_after,
+        run_id: r.run.map(|r| r.0),
+    }))
+}
+
+/// The list view as CSV, one row per event, same filters and page.
+async fn events_csv(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let r = fetch_list(&state.pool, &query).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| WebError::BadRequest(format!("CSV export failed: {e}"));
+    w.write_record([
+        "id",
+        "event_time",
+        "headline",
+        "source",
+        "articles",
+        "impact_score",
+        "driver",
+        "top_kind",
+        "top_category",
+        "top_token",
+        "top_move",
+        "market_return",
+        "market_z",
+        "naive_score",
+        "naive_category",
+    ])
+    .map_err(io)?;
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for e in &r.items {
+        w.write_record([
+            e.id.to_string(),
+            e.event_time.to_rfc3339(),
+            e.headline.clone(),
+            e.source.clone().unwrap_or_default(),
+            e.articles.to_string(),
+            opt(e.impact_score),
+            e.driver.clone().unwrap_or_default(),
+            e.top_kind.clone().unwrap_or_default(),
+            e.top_category.clone().unwrap_or_default(),
+            e.top_token.clone().unwrap_or_default(),
+            opt(e.top_move),
+            opt(e.market_return),
+            opt(e.market_z),
+            opt(e.naive_score),
+            e.naive_category.clone().unwrap_or_default(),
+        ])
+        .map_err(io)?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| WebError::BadRequest(format!("CSV export failed: {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"catalyst-events.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// One event: articles, tags, score and its components, and the ranking window's
+/// category and token results, every window's market move.
+async fn event(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| WebError::BadRequest(format!("{id:?} is not an event id")))?;
+    let pool = &state.pool;
+    let run = current_run(pool).await?;
+    let run_id = run.as_ref().map(|r| r.0);
+    let (ws, we) = run
+        .as_ref()
+        .map(|r| (r.1.ranking_window.start, r.1.ranking_window.end))
+        .unwrap_or((-24, 24));
+    // Built in SQL: each part is already a JSON document there.
+    let doc = sqlx::query_scalar!(
+        r#"SELECT jsonb_build_object(
+             'id', e.id, 'event_time', e.event_time, 'headline', e.headline, 'kind', e.kind,
+             'articles', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                  'title', a.title, 'url', a.canonical_url, 'source', s.name,
+                  'published_at', a.published_at, 'summary', a.summary) ORDER BY a.published_at), '[]')
+                FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.event_id = e.id),
+             'token_tags', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                  'symbol', t.symbol, 'rule', g.rule, 'matched_text', g.matched_text,
+                  'ambiguous', g.ambiguous)), '[]')
+                FROM event_token_tags g JOIN tokens t ON t.id = g.token_id WHERE g.event_id = e.id),
+             'category_tags', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                  'category', c.slug, 'rule', g.rule, 'matched_text', g.matched_text)), '[]')
+                FROM event_category_tags g JOIN categories c ON c.id = g.category_id WHERE g.event_id = e.id),
+             'score', (SELECT to_jsonb(sc) - 'run_id' - 'event_id'
+                FROM study_event_scores sc WHERE sc.run_id = $2 AND sc.event_id = e.id),
+             'market', (SELECT COALESCE(jsonb_agg(to_jsonb(m) - 'run_id' - 'event_id'
+                  ORDER BY m.window_start, m.window_end), '[]')
+                FROM study_market_moves m WHERE m.run_id = $2 AND m.event_id = e.id),
+             'categories', (SELECT COALESCE(jsonb_agg((to_jsonb(r) - 'run_id' - 'event_id' - 'caar_path')
+                  || jsonb_build_object('category', c.slug) ORDER BY c.slug), '[]')
+                FROM study_category_results r JOIN categories c ON c.id = r.category_id
+                WHERE r.run_id = $2 AND r.event_id = e.id AND r.window_start = $3 AND r.window_end = $4),
+             'tokens', (SELECT COALESCE(jsonb_agg((to_jsonb(r) - 'run_id' - 'event_id')
+                  || jsonb_build_object('symbol', t.symbol) ORDER BY t.symbol), '[]')
+                FROM study_token_results r JOIN tokens t ON t.id = r.token_id
+                WHERE r.run_id = $2 AND r.event_id = e.id AND r.window_start = $3 AND r.window_end = $4)
+           ) AS "doc!"
+           FROM events e WHERE e.id = $1"#,
+        id,
+        run_id,
+        ws,
+        we
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| WebError::NotFound(format!("There is no event {id}.")))?;
+    Ok(Json(doc))
+}
+
+async fn categories(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let doc = sqlx::query_scalar!(
+        r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
+             'slug', c.slug, 'name', c.name,
+             'excluded_from_aggregates', c.excluded_from_aggregates,
+             'tokens', (SELECT COALESCE(jsonb_agg(t.symbol ORDER BY t.symbol), '[]')
+                        FROM token_categories tc JOIN tokens t ON t.id = tc.token_id
+                        WHERE tc.category_id = c.id)) ORDER BY c.slug), '[]') AS "doc!"
+           FROM categories c"#
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(Json(doc))
+}
+
+async fn tokens(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let doc = sqlx::query_scalar!(
+        r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
+             'symbol', t.symbol, 'name', t.name,
+             'aliases', (SELECT COALESCE(jsonb_agg(a.alias ORDER BY a.alias), '[]')
+                         FROM token_aliases a WHERE a.token_id = t.id),
+             'categories', (SELECT COALESCE(jsonb_agg(c.slug ORDER BY c.slug), '[]')
+                            FROM token_categories tc JOIN categories c ON c.id = tc.category_id
+                            WHERE tc.token_id = t.id),
+             'bars', (SELECT count(*) FROM price_bars b WHERE b.token_id = t.id)) ORDER BY t.symbol), '[]') AS "doc!"
+           FROM tokens t"#
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(Json(doc))
+}
