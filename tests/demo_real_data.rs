@@ -108,9 +108,7 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     );
 
     // The pages: 31 ranked rows, and the event page's AI row shows the CAAR.
-    let state = AppState {
-        pool: db.pool.clone(),
-    };
+    let state = AppState::new(db.pool.clone());
     let get = |path: String| {
         let state = state.clone();
         async move {

@@ -315,9 +315,7 @@ async fn feed_prices_study_and_pages_agree_with_the_independent_computation() {
     }
 
     // The ranked page: every event, in the independent ranking order, escaped.
-    let state = AppState {
-        pool: db.pool.clone(),
-    };
+    let state = AppState::new(db.pool.clone());
     let (status, body) = get_page(&state, "/").await;
     assert_eq!(status, StatusCode::OK);
     let positions: Vec<usize> = exp["ranking"]
@@ -449,9 +447,7 @@ async fn bad_feeds_fail_with_the_input_named_and_keep_what_was_stored() {
 #[tokio::test]
 async fn unknown_and_malformed_event_ids_get_error_pages() {
     let db = common::test_db().await;
-    let state = AppState {
-        pool: db.pool.clone(),
-    };
+    let state = AppState::new(db.pool.clone());
     let (status, body) = get_page(&state, "/events/999999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("There is no event 999999"));
@@ -469,9 +465,7 @@ async fn filters_search_pagination_history_pages_and_bad_parameters() {
     let db = common::test_db().await;
     let base = feed_server().await;
     load_everything(&db.pool, &base).await;
-    let state = AppState {
-        pool: db.pool.clone(),
-    };
+    let state = AppState::new(db.pool.clone());
     let exp = expected();
     let titles: Vec<String> = exp["events"]
         .as_array()
@@ -583,9 +577,7 @@ async fn filters_search_pagination_history_pages_and_bad_parameters() {
 #[tokio::test]
 async fn pages_carry_security_and_cache_headers_and_revalidate() {
     let db = common::test_db().await;
-    let state = AppState {
-        pool: db.pool.clone(),
-    };
+    let state = AppState::new(db.pool.clone());
     let resp = web::router(state.clone())
         .oneshot(Request::get("/").body(Body::empty()).unwrap())
         .await
@@ -625,9 +617,7 @@ async fn json_api_and_csv_export_follow_the_list_filters() {
     let db = common::test_db().await;
     let base = feed_server().await;
     load_everything(&db.pool, &base).await;
-    let state = AppState {
-        pool: db.pool.clone(),
-    };
+    let state = AppState::new(db.pool.clone());
     let exp = expected();
 
     let (status, body) = get_page(&state, "/api/v1/events").await;
@@ -708,4 +698,40 @@ async fn json_api_and_csv_export_follow_the_list_filters() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 3);
     assert!(rows[0].contains("Dogecoin"), "newest first: {}", rows[0]);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_report_the_data() {
+    let db = common::test_db().await;
+    let base = feed_server().await;
+    load_everything(&db.pool, &base).await;
+    let state = AppState::new(db.pool.clone());
+    let id: i64 = sqlx::query_scalar("SELECT min(id) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    get_page(&state, "/").await;
+    get_page(&state, &format!("/events/{id}")).await;
+    get_page(&state, &format!("/events/{}", id + 1)).await;
+    get_page(&state, "/events/999999").await;
+    let (status, text) = get_page(&state, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .to_string()
+    };
+    assert!(line(
+        r#"catalyst_http_requests_total{route="/events/{id}",method="GET",status="200"}"#
+    )
+    .ends_with(" 2"));
+    assert!(line(
+        r#"catalyst_http_requests_total{route="/events/{id}",method="GET",status="404"}"#
+    )
+    .ends_with(" 1"));
+    assert!(line(r#"catalyst_http_request_duration_seconds_count{route="/"}"#).ends_with(" 1"));
+    assert_eq!(line("catalyst_events "), "catalyst_events 3");
+    assert_eq!(line("catalyst_articles "), "catalyst_articles 3");
+    assert!(text.trim_end().ends_with("# EOF"));
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod format;
 pub mod history;
+pub mod metrics;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +30,16 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    pub metrics: metrics::Metrics,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool) -> Self {
+        AppState {
+            pool,
+            metrics: metrics::Metrics::default(),
+        }
+    }
 }
 
 /// Every route, and the middleware stacked once over all of them.
@@ -38,8 +49,13 @@ pub fn router(state: AppState) -> Router {
         .merge(history::router())
         .merge(api::router())
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
         .route("/static/style.css", get(style))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(etag))
         .layer(tower_http::compression::CompressionLayer::new())
@@ -150,7 +166,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_bound(listener.local_addr()?);
-    axum::serve(listener, router(AppState { pool }))
+    axum::serve(listener, router(AppState::new(pool)))
         .with_graceful_shutdown(shutdown)
         .await
 }
