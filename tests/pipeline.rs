@@ -559,6 +559,9 @@ async fn filters_search_pagination_history_pages_and_bad_parameters() {
         get_page(&state, "/tokens/NOPE").await.0,
         StatusCode::NOT_FOUND
     );
+    let (status, body) = get_page(&state, "/sources").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Test Wire") && body.contains("<td class=\"num\">3</td>"));
     let (status, body) = get_page(&state, "/healthz").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
     let id: i64 = sqlx::query_scalar("SELECT id FROM events WHERE headline LIKE 'DeepSeek%'")

@@ -8,6 +8,7 @@ pub mod events;
 pub mod format;
 pub mod history;
 pub mod metrics;
+pub mod sources;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(history::router())
         .merge(api::router())
+        .merge(sources::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/static/style.css", get(style))
