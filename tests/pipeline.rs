@@ -738,3 +738,49 @@ async fn metrics_count_requests_by_route_and_report_the_data() {
     assert_eq!(line("catalyst_articles "), "catalyst_articles 3");
     assert!(text.trim_end().ends_with("# EOF"));
 }
+
+#[tokio::test]
+async fn sorting_by_a_categorys_caar_in_a_window_uses_the_stored_results() {
+    let db = common::test_db().await;
+    let base = feed_server().await;
+    load_everything(&db.pool, &base).await;
+    let state = AppState::new(db.pool.clone());
+    let exp = expected();
+    // Independent: |CAAR| of the meme category in [0, 4) per event, largest first.
+    let mut want: Vec<(f64, String)> = exp["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            let c = e["categories"]["meme"]["0,4"]["caar"].as_f64()?;
+            Some((c.abs(), html_escape(e["title"].as_str().unwrap())))
+        })
+        .collect();
+    want.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (status, body) = get_page(&state, "/?sort=caar&sort_category=meme&window=0:4").await;
+    assert_eq!(status, StatusCode::OK);
+    let pos: Vec<usize> = want
+        .iter()
+        .map(|(_, t)| body.find(t.as_str()).unwrap())
+        .collect();
+    assert!(
+        pos.windows(2).all(|w| w[0] < w[1]),
+        "order by |meme CAAR| in [0,4)"
+    );
+    assert!(body.contains(&pct(Some(
+        exp["events"][1]["categories"]["meme"]["0,4"]["caar"]
+            .as_f64()
+            .unwrap()
+    ))));
+    assert!(body.contains("class=\"spark\""), "sparklines drawn");
+    assert_eq!(
+        get_page(&state, "/?sort=caar").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get_page(&state, "/?sort=caar&sort_category=meme&window=4:0")
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+}

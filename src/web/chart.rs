@@ -224,6 +224,43 @@ impl Chart {
     }
 }
 
+/// A word-sized line of a cumulative path (fractions), with a zero line; red when it
+/// ends below zero. Decorative next to the numbers, so hidden from screen readers.
+pub fn sparkline(values: &[f64]) -> String {
+    let pts: Vec<(usize, f64)> = values
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .collect();
+    if pts.len() < 2 {
+        return String::new();
+    }
+    let (w, h) = (90.0, 22.0);
+    let lo = pts.iter().map(|p| p.1).fold(0.0f64, f64::min);
+    let hi = pts.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    let span = (hi - lo).max(1e-9);
+    let n = (values.len() - 1).max(1) as f64;
+    let x = |i: usize| i as f64 / n * w;
+    let y = |v: f64| 1.0 + (hi - v) / span * (h - 2.0);
+    let mut d = String::new();
+    for (k, (i, v)) in pts.iter().enumerate() {
+        let _ = write!(
+            d,
+            "{}{:.1},{:.1} ",
+            if k == 0 { "M" } else { "L" },
+            x(*i),
+            y(*v)
+        );
+    }
+    let last = pts.last().map(|p| p.1).unwrap_or(0.0);
+    let c = if last < 0.0 { "#b42318" } else { "#067647" };
+    format!(
+        r##"<svg class="spark" viewBox="0 0 {w} {h}" width="{w}" height="{h}" aria-hidden="true" xmlns="http://www.w3.org/2000/svg"><line x1="0" x2="{w}" y1="{z:.1}" y2="{z:.1}" stroke="#c9d1d9" stroke-width="1"/><path d="{d}" fill="none" stroke="{c}" stroke-width="1.5"/></svg>"##,
+        z = y(0.0)
+    )
+}
+
 fn fmt_tick(v: f64, step: f64) -> String {
     if step >= 1.0 {
         format!("{}", v.round() as i64)
@@ -269,6 +306,14 @@ mod tests {
             2
         );
         assert_eq!(colour("AI"), colour("AI"));
+    }
+
+    #[test]
+    fn sparklines_need_two_points_and_colour_by_the_end() {
+        assert_eq!(sparkline(&[0.1]), "");
+        let down = sparkline(&[0.0, 0.01, -0.02]);
+        assert!(down.starts_with("<svg class=\"spark\"") && down.contains("#b42318"));
+        assert!(sparkline(&[0.0, f64::NAN, 0.02]).contains("#067647"));
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub async fn current_run(pool: &PgPool) -> Result<Option<(i64, StudyParams)>, sq
 pub struct ListRow {
     pub id: i64,
     pub time: String,
+    pub ago: String,
+    pub sources: i64,
+    pub sparkline: String,
+    pub category_caar: Option<String>,
     pub headline: String,
     pub source: String,
     pub articles: i64,
@@ -74,6 +78,10 @@ pub struct ListQuery {
     pub sort: Option<String>,
     pub after: Option<String>,
     pub per_page: Option<String>,
+    /// With `sort=caar`: the category to sort by (it need not be tagged).
+    pub sort_category: Option<String>,
+    /// With `sort=caar`: the window, START:END in bars (default: the ranking window).
+    pub window: Option<String>,
 }
 
 /// Events per page, by default and at most.
@@ -92,6 +100,10 @@ pub struct ListFilter {
     pub min_score: Option<f64>,
     pub significant: bool,
     pub by_time: bool,
+    /// Sort by |CAAR| of `category` in `caar_window`.
+    pub by_caar: bool,
+    pub sort_category: Option<String>,
+    pub caar_window: Option<Window>,
     /// Keyset cursor: the sort key and id of the last row of the previous page.
     pub after: Option<(f64, i64)>,
     pub per_page: Option<i64>,
@@ -120,9 +132,23 @@ impl ListFilter {
             })
             .transpose()?;
         let sort = blank(&q.sort).unwrap_or("impact");
-        if !matches!(sort, "impact" | "time") {
-            return Err(format!("sort: {sort:?} is not one of impact, time"));
+        if !matches!(sort, "impact" | "time" | "caar") {
+            return Err(format!("sort: {sort:?} is not one of impact, time, caar"));
         }
+        let sort_category = blank(&q.sort_category).map(str::to_string);
+        if sort == "caar" && sort_category.is_none() {
+            return Err("sort=caar sorts by a category's CAAR: choose sort_category".into());
+        }
+        let caar_window = blank(&q.window)
+            .map(|s| {
+                s.split_once(':')
+                    .and_then(|(a, b)| {
+                        Some(Window::new(a.trim().parse().ok()?, b.trim().parse().ok()?))
+                    })
+                    .filter(|w| !w.is_empty())
+                    .ok_or_else(|| format!("window: {s:?} is not START:END in bars, e.g. -24:24"))
+            })
+            .transpose()?;
         let after = blank(&q.after)
             .map(|s| {
                 s.split_once('_')
@@ -151,6 +177,9 @@ impl ListFilter {
             min_score,
             significant: matches!(blank(&q.significant), Some("1" | "on" | "true" | "yes")),
             by_time: sort == "time",
+            by_caar: sort == "caar",
+            sort_category,
+            caar_window,
             after,
             per_page,
         })
@@ -171,7 +200,21 @@ impl ListFilter {
         push("to", self.to.map(|d| d.to_string()));
         push("min_score", self.min_score.map(|v| v.to_string()));
         push("significant", self.significant.then(|| "1".to_string()));
-        push("sort", self.by_time.then(|| "time".to_string()));
+        push(
+            "sort",
+            if self.by_time {
+                Some("time".to_string())
+            } else if self.by_caar {
+                Some("caar".to_string())
+            } else {
+                None
+            },
+        );
+        push("sort_category", self.sort_category.clone());
+        push(
+            "window",
+            self.caar_window.map(|w| format!("{}:{}", w.start, w.end)),
+        );
         push("per_page", self.per_page.map(|n| n.to_string()));
         url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(parts)
@@ -206,6 +249,27 @@ pub struct ListPage {
     pub filtered: bool,
     pub next_page: Option<String>,
     pub csv_href: String,
+    pub by_caar: bool,
+    pub sort_categories: Vec<Choice>,
+    pub window_param: String,
+}
+
+/// "3 days ago", "5 hours ago", "in 2 days".
+pub fn ago(t: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (now - t).num_seconds();
+    let (n, unit) = match secs.unsigned_abs() {
+        s if s < 3_600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3_600, "hour"),
+        s if s < 86_400 * 60 => (s / 86_400, "day"),
+        s if s < 86_400 * 730 => (s / (86_400 * 30), "month"),
+        s => (s / (86_400 * 365), "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if secs >= 0 {
+        format!("{n} {unit}{plural} ago")
+    } else {
+        format!("in {n} {unit}{plural}")
+    }
 }
 
 fn driver_label(driver: Option<&str>) -> String {
@@ -225,6 +289,8 @@ pub struct ListItem {
     pub headline: String,
     pub source: Option<String>,
     pub articles: i64,
+    /// Distinct sources among the articles.
+    pub sources: i64,
     /// |z| of the strongest evidence (see README "Impact score"); null before a study.
     pub impact_score: Option<f64>,
     /// targets, market or spillover.
@@ -239,6 +305,11 @@ pub struct ListItem {
     pub market_z: Option<f64>,
     pub naive_score: Option<f64>,
     pub naive_category: Option<String>,
+    /// With `sort=caar`: the chosen category's CAAR in the chosen window.
+    pub category_caar: Option<f64>,
+    /// Cumulative abnormal return per bar of the score's category or token, over the
+    /// event span (fractions).
+    pub target_path: Option<Vec<f64>>,
     #[serde(skip)]
     pub sort_key: f64,
 }
@@ -254,7 +325,10 @@ pub struct ListResult {
 /// Parse the query, check it against the taxonomy and fetch one page.
 pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, WebError> {
     let filter = ListFilter::parse(query).map_err(WebError::BadRequest)?;
-    if let Some(c) = &filter.category {
+    for c in [&filter.category, &filter.sort_category]
+        .into_iter()
+        .flatten()
+    {
         let known = sqlx::query_scalar!(
             r#"SELECT EXISTS (SELECT 1 FROM categories WHERE slug = $1) AS "e!""#,
             c
@@ -275,18 +349,36 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
     let page_size = filter.per_page.unwrap_or(PAGE_SIZE);
     let to_exclusive = filter.to.map(|d| d + chrono::Days::new(1));
     let day_start = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    let rw = run
+        .as_ref()
+        .map(|r| r.1.ranking_window)
+        .unwrap_or(crate::study::engine::RANKING_WINDOW);
+    let caar_window = filter.caar_window.unwrap_or(rw);
+    let mode = match (filter.by_time, filter.by_caar) {
+        (true, _) => "time",
+        (_, true) => "caar",
+        _ => "impact",
+    };
     // One static query: every filter is a parameter that is NULL when unused. User input
-    // never becomes SQL text; the search goes through websearch_to_tsquery, safe with any input.
+    // never becomes SQL text; the search goes through websearch_to_tsquery, safe with any
+    // input. The page is cut (keyset, LIMIT) before its rows' details are looked up.
     let rows = sqlx::query!(
         r#"WITH ranked AS (
              SELECT e.id, e.event_time, e.headline,
-                    CASE WHEN $9 THEN extract(epoch FROM e.event_time)::float8
-                         ELSE COALESCE(sc.impact_score, -1) END AS "sort_key!",
+                    CASE $9::text
+                      WHEN 'time' THEN extract(epoch FROM e.event_time)::float8
+                      WHEN 'caar' THEN COALESCE(abs(cr.caar), -1)
+                      ELSE COALESCE(sc.impact_score, -1) END AS sort_key,
+                    cr.caar AS sort_caar,
                     sc.impact_score, sc.driver, sc.top_kind, sc.top_value,
                     sc.top_category_id, sc.top_token_id, sc.market_return, sc.market_z,
                     sc.naive_score, sc.naive_category_id
              FROM events e
              LEFT JOIN study_event_scores sc ON sc.event_id = e.id AND sc.run_id = $1
+             LEFT JOIN study_category_results cr
+               ON $9::text = 'caar' AND cr.run_id = $1 AND cr.event_id = e.id
+              AND cr.category_id = (SELECT id FROM categories WHERE slug = $16)
+              AND cr.window_start = $12 AND cr.window_end = $13
              WHERE ($2::text IS NULL OR e.headline_tsv @@ websearch_to_tsquery('english', $2))
                AND ($3::text IS NULL OR EXISTS (
                      SELECT 1 FROM event_category_tags g JOIN categories c ON c.id = g.category_id
@@ -297,23 +389,37 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
                AND ($5::timestamptz IS NULL OR e.event_time >= $5)
                AND ($6::timestamptz IS NULL OR e.event_time < $6)
                AND ($7::float8 IS NULL OR sc.impact_score >= $7)
+           ),
+           page AS (
+             SELECT * FROM ranked r
+             WHERE $8::float8 IS NULL OR (r.sort_key, r.id) < ($8, $10)
+             ORDER BY r.sort_key DESC, r.id DESC
+             LIMIT $11
            )
-           SELECT r.id, r.event_time, r.headline, r."sort_key!" AS "sort_key!",
+           SELECT p.id, p.event_time, p.headline, p.sort_key AS "sort_key!",
+                  p.sort_caar AS "sort_caar?",
                   (SELECT s.name FROM articles a JOIN sources s ON s.id = a.source_id
-                   WHERE a.event_id = r.id ORDER BY a.published_at, a.id LIMIT 1) AS source,
-                  (SELECT count(*) FROM articles a WHERE a.event_id = r.id) AS "articles!",
-                  r.impact_score AS "impact_score?", r.driver AS "driver?",
-                  r.top_kind AS "top_kind?", r.top_value AS "top_value?",
+                   WHERE a.event_id = p.id ORDER BY a.published_at, a.id LIMIT 1) AS source,
+                  (SELECT count(*) FROM articles a WHERE a.event_id = p.id) AS "articles!",
+                  (SELECT count(DISTINCT a.source_id) FROM articles a WHERE a.event_id = p.id) AS "sources!",
+                  p.impact_score AS "impact_score?", p.driver AS "driver?",
+                  p.top_kind AS "top_kind?", p.top_value AS "top_value?",
                   c.name AS "top_category?", t.symbol AS "top_token?",
-                  r.market_return AS "market_return?", r.market_z AS "market_z?",
-                  r.naive_score AS "naive_score?", nc.name AS "naive_category?"
-           FROM ranked r
-           LEFT JOIN categories c ON c.id = r.top_category_id
-           LEFT JOIN tokens t ON t.id = r.top_token_id
-           LEFT JOIN categories nc ON nc.id = r.naive_category_id
-           WHERE $8::float8 IS NULL OR (r."sort_key!", r.id) < ($8, $10)
-           ORDER BY r."sort_key!" DESC, r.id DESC
-           LIMIT $11"#,
+                  p.market_return AS "market_return?", p.market_z AS "market_z?",
+                  p.naive_score AS "naive_score?", nc.name AS "naive_category?",
+                  COALESCE(
+                    (SELECT r.caar_path FROM study_category_results r
+                     WHERE r.run_id = $1 AND r.event_id = p.id AND r.category_id = p.top_category_id
+                       AND r.window_start = $14 AND r.window_end = $15),
+                    (SELECT te.ar_path FROM study_token_estimates te
+                     WHERE te.run_id = $1 AND te.event_id = p.id AND te.token_id = p.top_token_id)
+                  ) AS "path?",
+                  (p.top_token_id IS NOT NULL) AS "path_is_ar!"
+           FROM page p
+           LEFT JOIN categories c ON c.id = p.top_category_id
+           LEFT JOIN tokens t ON t.id = p.top_token_id
+           LEFT JOIN categories nc ON nc.id = p.naive_category_id
+           ORDER BY p.sort_key DESC, p.id DESC"#,
         run_id,
         filter.q,
         filter.category,
@@ -322,9 +428,14 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
         to_exclusive.and_then(day_start),
         min_score,
         filter.after.map(|a| a.0),
-        filter.by_time,
+        mode,
         filter.after.map(|a| a.1).unwrap_or(0),
-        page_size + 1
+        page_size + 1,
+        caar_window.start,
+        caar_window.end,
+        rw.start,
+        rw.end,
+        filter.sort_category
     )
     .fetch_all(pool)
     .await?;
@@ -351,6 +462,20 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
             market_z: r.market_z,
             naive_score: r.naive_score,
             naive_category: r.naive_category,
+            category_caar: r.sort_caar,
+            target_path: r.path.map(|p| {
+                if r.path_is_ar {
+                    p.iter()
+                        .scan(0.0, |acc, v| {
+                            *acc += v;
+                            Some(*acc)
+                        })
+                        .collect()
+                } else {
+                    p
+                }
+            }),
+            sources: r.sources,
             sort_key: r.sort_key,
         })
         .collect();
@@ -376,6 +501,14 @@ async fn list(
     let categories = sqlx::query!("SELECT slug, name FROM categories ORDER BY name")
         .fetch_all(pool)
         .await?;
+    let categories_for_sort: Vec<Choice> = categories
+        .iter()
+        .map(|c| Choice {
+            selected: filter.sort_category.as_deref() == Some(c.slug.as_str()),
+            value: c.slug.clone(),
+            label: c.name.clone(),
+        })
+        .collect();
     let proxy = run
         .as_ref()
         .map(|r| r.1.proxy.as_str())
@@ -398,6 +531,14 @@ async fn list(
             ListRow {
                 id: r.id,
                 time: utc(r.event_time),
+                ago: ago(r.event_time, chrono::Utc::now()),
+                sources: r.sources,
+                sparkline: r
+                    .target_path
+                    .as_deref()
+                    .map(chart::sparkline)
+                    .unwrap_or_default(),
+                category_caar: r.category_caar.map(|v| pct(Some(v))),
                 headline: r.headline,
                 source: r.source.unwrap_or_default(),
                 articles: r.articles,
@@ -448,6 +589,12 @@ async fn list(
         filtered: filter != ListFilter::default(),
         next_page,
         csv_href,
+        by_caar: filter.by_caar,
+        sort_categories: categories_for_sort,
+        window_param: filter
+            .caar_window
+            .map(|w| format!("{}:{}", w.start, w.end))
+            .unwrap_or_default(),
     };
     Ok(Html(page.render()?))
 }
