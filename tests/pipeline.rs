@@ -694,6 +694,41 @@ async fn json_api_and_csv_export_follow_the_list_filters() {
         .unwrap();
     assert_eq!(fet["bars"], 216);
 
+    let (status, body) = get_page(&state, "/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let spec: Value = serde_json::from_str(&body).unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/events",
+        "/api/v1/events/{id}",
+        "/api/v1/categories",
+        "/api/v1/tokens",
+        "/events.csv",
+    ] {
+        assert!(spec["paths"].get(path).is_some(), "{path} documented");
+    }
+    let params: Vec<&str> = spec["paths"]["/api/v1/events"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for p in [
+        "q",
+        "category",
+        "token",
+        "from",
+        "to",
+        "min_score",
+        "significant",
+        "sort",
+        "after",
+        "per_page",
+    ] {
+        assert!(params.contains(&p), "{p} documented");
+    }
+    assert!(spec["components"]["schemas"]["ListItem"]["properties"]["impact_score"].is_object());
+
     let (status, csv) = get_page(&state, "/events.csv?sort=time").await;
     assert_eq!(status, StatusCode::OK);
     let mut lines = csv.lines();

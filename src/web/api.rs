@@ -12,8 +12,21 @@ use super::error::WebError;
 use super::events::{current_run, fetch_list, ListItem, ListQuery};
 use super::AppState;
 
+/// The OpenAPI description of these routes, served at `/api/v1/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Catalyst API",
+        description = "News events ranked by their market impact, with the event study behind each rank."
+    ),
+    paths(events, event, categories, tokens, events_csv),
+    components(schemas(ListItem, EventsPage, ErrorBody))
+)]
+pub struct ApiDoc;
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/events", get(events))
         .route("/api/v1/events/{id}", get(event))
         .route("/api/v1/categories", get(categories))
@@ -53,14 +66,29 @@ impl IntoResponse for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct EventsPage {
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+}
+
+/// Every API error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, naming the parameter.
+    pub error: String,
+}
+
+/// A page of events.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventsPage {
     events: Vec<ListItem>,
     /// Pass as `after` for the next page; null on the last page.
     next: Option<String>,
     run_id: Option<i64>,
 }
 
+/// Events ranked by impact (or by time, or by a category's |CAAR|), with the filters of `/`.
+#[utoipa::path(get, path = "/api/v1/events", params(ListQuery),
+    responses((status = 200, body = EventsPage), (status = 400, body = ErrorBody)))]
 async fn events(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -74,6 +102,8 @@ async fn events(
 }
 
 /// The list view as CSV, one row per event, same filters and page.
+#[utoipa::path(get, path = "/events.csv", params(ListQuery),
+    responses((status = 200, description = "CSV, one row per event", content_type = "text/csv")))]
 async fn events_csv(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -138,6 +168,9 @@ async fn events_csv(
 
 /// One event: articles, tags, score and its components, and the ranking window's
 /// category and token results, every window's market move.
+#[utoipa::path(get, path = "/api/v1/events/{id}", params(("id" = i64, Path, description = "Event id")),
+    responses((status = 200, description = "The event", body = Object),
+              (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)))]
 async fn event(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -193,6 +226,8 @@ async fn event(
     Ok(Json(doc))
 }
 
+/// Every category with its tokens.
+#[utoipa::path(get, path = "/api/v1/categories", responses((status = 200, body = Object)))]
 async fn categories(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let doc = sqlx::query_scalar!(
         r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
@@ -208,6 +243,8 @@ async fn categories(State(state): State<AppState>) -> Result<Json<serde_json::Va
     Ok(Json(doc))
 }
 
+/// Every token with its aliases, categories and number of price bars.
+#[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = Object)))]
 async fn tokens(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let doc = sqlx::query_scalar!(
         r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(

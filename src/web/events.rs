@@ -66,17 +66,28 @@ pub struct ListRow {
 
 /// The list's query string, as typed: parsed in [`ListFilter::parse`] so that a bad value
 /// gets a clear 400 page, never a 500.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Full-text search over headlines (web-search syntax: words, "phrases", -not).
     pub q: Option<String>,
+    /// Only events tagged with this category (slug).
     pub category: Option<String>,
+    /// Only events naming this token (symbol).
     pub token: Option<String>,
+    /// First day, YYYY-MM-DD (UTC).
     pub from: Option<String>,
+    /// Last day, YYYY-MM-DD (UTC), inclusive.
     pub to: Option<String>,
+    /// Minimum impact score (|z|).
     pub min_score: Option<String>,
+    /// "1": only events with a score of at least 1.96.
     pub significant: Option<String>,
+    /// impact (default), time (newest first), or caar (needs sort_category).
     pub sort: Option<String>,
+    /// The cursor of the next page, as returned in `next`.
     pub after: Option<String>,
+    /// Events per page, 1 to 200 (default 50).
     pub per_page: Option<String>,
     /// With `sort=caar`: the category to sort by (it need not be tagged).
     pub sort_category: Option<String>,
@@ -282,7 +293,7 @@ fn driver_label(driver: Option<&str>) -> String {
 }
 
 /// One event of the list, for the page, the API and the CSV export.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ListItem {
     pub id: i64,
     pub event_time: chrono::DateTime<chrono::Utc>,
