@@ -81,7 +81,7 @@ CREATE TABLE events (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     headline_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', headline)) STORED
 );
-CREATE INDEX events_event_time_idx ON events (event_time);
+CREATE INDEX events_event_time_idx ON events (event_time DESC, id DESC);
 CREATE INDEX events_headline_tsv_idx ON events USING gin (headline_tsv);
 COMMENT ON TABLE events IS 'A story: one or more articles about the same happening. The unit the event study measures.';
 COMMENT ON COLUMN events.event_time IS 'Earliest publication time (UTC) among the event''s articles: t0 of the event study.';
@@ -298,7 +298,7 @@ CREATE TABLE study_category_results (
     CHECK (window_end > window_start)
 );
 CREATE INDEX study_category_results_event_idx ON study_category_results (event_id);
-CREATE INDEX study_category_results_category_idx ON study_category_results (category_id, window_start, window_end);
+CREATE INDEX study_category_results_category_idx ON study_category_results (run_id, category_id, window_start, window_end, abs(caar) DESC, event_id DESC);
 COMMENT ON TABLE study_category_results IS 'Per event, category and window: the cumulative average abnormal return (CAAR) and the test battery. portfolio_* and kp_* are robust to the tokens'' cross-correlation; t_stat, patell_* and bmp_* are naive.';
 COMMENT ON COLUMN study_category_results.n_tokens IS 'Tokens of the category with results (N).';
 COMMENT ON COLUMN study_category_results.caar IS 'Equal-weighted mean CAR of the category''s tokens.';
@@ -355,9 +355,11 @@ CREATE TABLE study_event_scores (
     estimation_confounders  bigint[] NOT NULL DEFAULT '{}',
     input_fingerprint       text NOT NULL,
     computed_at             timestamptz NOT NULL DEFAULT now(),
+    rank_key                double precision GENERATED ALWAYS AS (COALESCE(impact_score, -1)) STORED,
     PRIMARY KEY (run_id, event_id)
 );
-CREATE INDEX study_event_scores_rank_idx ON study_event_scores (run_id, impact_score DESC NULLS LAST);
+-- The ranked list walks this index: a page costs the same however many events exist.
+CREATE INDEX study_event_scores_rank_idx ON study_event_scores (run_id, rank_key DESC, event_id DESC);
 COMMENT ON TABLE study_event_scores IS 'One impact score per event and run, used to rank events; see README "Impact score".';
 COMMENT ON COLUMN study_event_scores.impact_score IS 'Strongest evidence of a move as |z|: max of the targets (Bonferroni over them), the market''s own move, and the spillovers (Bonferroni over all other categories).';
 COMMENT ON COLUMN study_event_scores.driver IS 'Which of the three gave the score.';
@@ -372,4 +374,5 @@ COMMENT ON COLUMN study_event_scores.market_return IS 'The market proxy''s retur
 COMMENT ON COLUMN study_event_scores.market_z IS 'Its z against its estimation-window volatility.';
 COMMENT ON COLUMN study_event_scores.overlapping_events IS 'Other events whose event span overlaps this one''s (confounders).';
 COMMENT ON COLUMN study_event_scores.estimation_confounders IS 'High-impact events inside this event''s estimation window.';
+COMMENT ON COLUMN study_event_scores.rank_key IS 'impact_score, or -1 without one: the ranked list''s sort key (indexed).';
 COMMENT ON COLUMN study_event_scores.input_fingerprint IS 'SHA-256 of the event''s inputs (time, tags, prices in its windows, parameters); unchanged inputs are not recomputed.';

@@ -365,7 +365,8 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
         .map(|r| r.1.ranking_window)
         .unwrap_or(crate::study::engine::RANKING_WINDOW);
     let caar_window = filter.caar_window.unwrap_or(rw);
-    let mode = match (filter.by_time, filter.by_caar) {
+    // Before any study there is no score to rank by: newest first.
+    let mode = match (filter.by_time || run_id.is_none(), filter.by_caar) {
         (true, _) => "time",
         (_, true) => "caar",
         _ => "impact",
@@ -374,22 +375,10 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
     // never becomes SQL text; the search goes through websearch_to_tsquery, safe with any
     // input. The page is cut (keyset, LIMIT) before its rows' details are looked up.
     let rows = sqlx::query!(
-        r#"WITH ranked AS (
-             SELECT e.id, e.event_time, e.headline,
-                    CASE $9::text
-                      WHEN 'time' THEN extract(epoch FROM e.event_time)::float8
-                      WHEN 'caar' THEN COALESCE(abs(cr.caar), -1)
-                      ELSE COALESCE(sc.impact_score, -1) END AS sort_key,
-                    cr.caar AS sort_caar,
-                    sc.impact_score, sc.driver, sc.top_kind, sc.top_value,
-                    sc.top_category_id, sc.top_token_id, sc.market_return, sc.market_z,
-                    sc.naive_score, sc.naive_category_id
-             FROM events e
-             LEFT JOIN study_event_scores sc ON sc.event_id = e.id AND sc.run_id = $1
-             LEFT JOIN study_category_results cr
-               ON $9::text = 'caar' AND cr.run_id = $1 AND cr.event_id = e.id
-              AND cr.category_id = (SELECT id FROM categories WHERE slug = $16)
-              AND cr.window_start = $12 AND cr.window_end = $13
+        r#"WITH matching AS (
+             -- The filters, as a predicate on event ids; each branch below walks its own
+             -- index in sort order and stops after one page.
+             SELECT e.id FROM events e
              WHERE ($2::text IS NULL OR e.headline_tsv @@ websearch_to_tsquery('english', $2))
                AND ($3::text IS NULL OR EXISTS (
                      SELECT 1 FROM event_category_tags g JOIN categories c ON c.id = g.category_id
@@ -399,37 +388,67 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
                      WHERE g.event_id = e.id AND t.symbol = $4 AND NOT g.ambiguous))
                AND ($5::timestamptz IS NULL OR e.event_time >= $5)
                AND ($6::timestamptz IS NULL OR e.event_time < $6)
-               AND ($7::float8 IS NULL OR sc.impact_score >= $7)
            ),
            page AS (
-             SELECT * FROM ranked r
-             WHERE $8::float8 IS NULL OR (r.sort_key, r.id) < ($8, $10)
-             ORDER BY r.sort_key DESC, r.id DESC
-             LIMIT $11
+             (SELECT sc.event_id AS id, sc.rank_key AS sort_key, NULL::float8 AS sort_caar
+              FROM study_event_scores sc
+              WHERE $9::text = 'impact' AND sc.run_id = $1
+                AND sc.event_id IN (SELECT id FROM matching)
+                AND ($7::float8 IS NULL OR sc.impact_score >= $7)
+                AND ($8::float8 IS NULL OR (sc.rank_key, sc.event_id) < ($8, $10))
+              ORDER BY sc.rank_key DESC, sc.event_id DESC
+              LIMIT $11)
+             UNION ALL
+             (SELECT e.id, extract(epoch FROM e.event_time)::float8, NULL::float8
+              FROM events e
+              WHERE $9::text = 'time' AND e.id IN (SELECT id FROM matching)
+                AND ($7::float8 IS NULL OR EXISTS (
+                      SELECT 1 FROM study_event_scores sc
+                      WHERE sc.run_id = $1 AND sc.event_id = e.id AND sc.impact_score >= $7))
+                -- The cursor's time is read back from its event: exact, unlike a float.
+                AND ($8::float8 IS NULL OR (e.event_time, e.id) <
+                     ((SELECT x.event_time FROM events x WHERE x.id = $10), $10))
+              ORDER BY e.event_time DESC, e.id DESC
+              LIMIT $11)
+             UNION ALL
+             (SELECT cr.event_id, abs(cr.caar), cr.caar
+              FROM study_category_results cr
+              WHERE $9::text = 'caar' AND cr.run_id = $1
+                AND cr.category_id = (SELECT id FROM categories WHERE slug = $16)
+                AND cr.window_start = $12 AND cr.window_end = $13
+                AND cr.event_id IN (SELECT id FROM matching)
+                AND ($7::float8 IS NULL OR EXISTS (
+                      SELECT 1 FROM study_event_scores sc
+                      WHERE sc.run_id = $1 AND sc.event_id = cr.event_id AND sc.impact_score >= $7))
+                AND ($8::float8 IS NULL OR (abs(cr.caar), cr.event_id) < ($8, $10))
+              ORDER BY abs(cr.caar) DESC, cr.event_id DESC
+              LIMIT $11)
            )
-           SELECT p.id, p.event_time, p.headline, p.sort_key AS "sort_key!",
+           SELECT p.id AS "id!", e.event_time, e.headline, p.sort_key AS "sort_key!",
                   p.sort_caar AS "sort_caar?",
                   (SELECT s.name FROM articles a JOIN sources s ON s.id = a.source_id
                    WHERE a.event_id = p.id ORDER BY a.published_at, a.id LIMIT 1) AS source,
                   (SELECT count(*) FROM articles a WHERE a.event_id = p.id) AS "articles!",
                   (SELECT count(DISTINCT a.source_id) FROM articles a WHERE a.event_id = p.id) AS "sources!",
-                  p.impact_score AS "impact_score?", p.driver AS "driver?",
-                  p.top_kind AS "top_kind?", p.top_value AS "top_value?",
+                  sc.impact_score AS "impact_score?", sc.driver AS "driver?",
+                  sc.top_kind AS "top_kind?", sc.top_value AS "top_value?",
                   c.name AS "top_category?", t.symbol AS "top_token?",
-                  p.market_return AS "market_return?", p.market_z AS "market_z?",
-                  p.naive_score AS "naive_score?", nc.name AS "naive_category?",
+                  sc.market_return AS "market_return?", sc.market_z AS "market_z?",
+                  sc.naive_score AS "naive_score?", nc.name AS "naive_category?",
                   COALESCE(
                     (SELECT r.caar_path FROM study_category_results r
-                     WHERE r.run_id = $1 AND r.event_id = p.id AND r.category_id = p.top_category_id
+                     WHERE r.run_id = $1 AND r.event_id = p.id AND r.category_id = sc.top_category_id
                        AND r.window_start = $14 AND r.window_end = $15),
                     (SELECT te.ar_path FROM study_token_estimates te
-                     WHERE te.run_id = $1 AND te.event_id = p.id AND te.token_id = p.top_token_id)
+                     WHERE te.run_id = $1 AND te.event_id = p.id AND te.token_id = sc.top_token_id)
                   ) AS "path?",
-                  (p.top_token_id IS NOT NULL) AS "path_is_ar!"
+                  (sc.top_token_id IS NOT NULL) AS "path_is_ar!"
            FROM page p
-           LEFT JOIN categories c ON c.id = p.top_category_id
-           LEFT JOIN tokens t ON t.id = p.top_token_id
-           LEFT JOIN categories nc ON nc.id = p.naive_category_id
+           JOIN events e ON e.id = p.id
+           LEFT JOIN study_event_scores sc ON sc.run_id = $1 AND sc.event_id = p.id
+           LEFT JOIN categories c ON c.id = sc.top_category_id
+           LEFT JOIN tokens t ON t.id = sc.top_token_id
+           LEFT JOIN categories nc ON nc.id = sc.naive_category_id
            ORDER BY p.sort_key DESC, p.id DESC"#,
         run_id,
         filter.q,
