@@ -154,6 +154,29 @@ SELECT a.event_id, c.category_id, c.rule, c.matched_text, c.article_id
 FROM article_category_tags c JOIN articles a ON a.id = c.article_id;
 COMMENT ON VIEW event_category_tags IS 'Category tags of each event: the union of its articles'' tags.';
 
+-- The event filters of the ranked list (web, API, CSV), as one predicate. A plain SQL
+-- function, so the planner inlines it into each query that calls it. NULL means "any".
+CREATE FUNCTION event_matches(
+    p_event_id bigint, p_event_time timestamptz, p_headline_tsv tsvector, p_kind text,
+    q text, category text, token text, from_time timestamptz, to_time timestamptz,
+    kind text, source text
+) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT (q IS NULL OR p_headline_tsv @@ websearch_to_tsquery('english', q))
+       AND (category IS NULL OR EXISTS (
+             SELECT 1 FROM event_category_tags g JOIN categories c ON c.id = g.category_id
+             WHERE g.event_id = p_event_id AND c.slug = category))
+       AND (token IS NULL OR EXISTS (
+             SELECT 1 FROM event_token_tags g JOIN tokens t ON t.id = g.token_id
+             WHERE g.event_id = p_event_id AND t.symbol = token AND NOT g.ambiguous))
+       AND (from_time IS NULL OR p_event_time >= from_time)
+       AND (to_time IS NULL OR p_event_time < to_time)
+       AND (kind IS NULL OR p_kind = kind)
+       AND (source IS NULL OR EXISTS (
+             SELECT 1 FROM articles a JOIN sources s ON s.id = a.source_id
+             WHERE a.event_id = p_event_id AND s.name = source))
+$$;
+COMMENT ON FUNCTION event_matches IS 'The ranked list''s filters: headline search (websearch syntax), tagged category slug, named token symbol, time range [from, to), event kind, source name; NULL means any.';
+
 ------------------------------------------------------------------------------
 -- Prices
 ------------------------------------------------------------------------------

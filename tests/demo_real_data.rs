@@ -130,6 +130,13 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     };
     let list = get("/".into()).await;
     assert_eq!(list.matches("<a href=\"/events/").count(), 31);
+    // The curated file has 8 events of kind "macro".
+    let want = catalyst::cli::demo::CURATED_EVENTS
+        .lines()
+        .filter(|l| l.contains(",macro,"))
+        .count();
+    let macro_list = get("/?kind=macro".into()).await;
+    assert_eq!(macro_list.matches("<a href=\"/events/").count(), want);
     let page = get(format!("/events/{event_id}")).await;
     let ai_row = page
         .split("<tr")

@@ -480,6 +480,10 @@ async fn filters_search_pagination_history_pages_and_bad_parameters() {
     assert_eq!(shown(&body), vec![false, true, false]);
     let (_, body) = get_page(&state, "/?token=fet").await;
     assert_eq!(shown(&body), vec![true, false, false]);
+    let (_, body) = get_page(&state, "/?source=Test+Wire&sort=time").await;
+    assert_eq!(shown(&body), vec![true, true, true]);
+    let (_, body) = get_page(&state, "/?source=Nobody").await;
+    assert_eq!(shown(&body), vec![false, false, false]);
     let (_, body) = get_page(&state, "/?q=memecoin+mania").await;
     assert_eq!(shown(&body), vec![false, true, false]);
     let (_, body) = get_page(&state, "/?from=2025-01-05&to=2025-01-06").await;

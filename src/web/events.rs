@@ -91,6 +91,10 @@ pub struct ListQuery {
     pub per_page: Option<String>,
     /// With `sort=caar`: the category to sort by (it need not be tagged).
     pub sort_category: Option<String>,
+    /// Only events of this kind (ai, etf, macro, hack, ...).
+    pub kind: Option<String>,
+    /// Only events with an article from this source (its name).
+    pub source: Option<String>,
     /// With `sort=caar`: the window, START:END in bars (default: the ranking window).
     pub window: Option<String>,
 }
@@ -106,6 +110,8 @@ pub struct ListFilter {
     pub q: Option<String>,
     pub category: Option<String>,
     pub token: Option<String>,
+    pub kind: Option<String>,
+    pub source: Option<String>,
     pub from: Option<chrono::NaiveDate>,
     pub to: Option<chrono::NaiveDate>,
     pub min_score: Option<f64>,
@@ -183,6 +189,8 @@ impl ListFilter {
             q: q_text,
             category: blank(&q.category).map(str::to_string),
             token: blank(&q.token).map(|s| s.to_ascii_uppercase()),
+            kind: blank(&q.kind).map(|s| s.to_lowercase()),
+            source: blank(&q.source).map(str::to_string),
             from: date("from", &q.from)?,
             to: date("to", &q.to)?,
             min_score,
@@ -207,6 +215,8 @@ impl ListFilter {
         push("q", self.q.clone());
         push("category", self.category.clone());
         push("token", self.token.clone());
+        push("kind", self.kind.clone());
+        push("source", self.source.clone());
         push("from", self.from.map(|d| d.to_string()));
         push("to", self.to.map(|d| d.to_string()));
         push("min_score", self.min_score.map(|v| v.to_string()));
@@ -252,6 +262,8 @@ pub struct ListPage {
     pub categories: Vec<Choice>,
     pub q: String,
     pub token: String,
+    pub kind: String,
+    pub source: String,
     pub from: String,
     pub to: String,
     pub min_score: String,
@@ -375,25 +387,13 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
     // never becomes SQL text; the search goes through websearch_to_tsquery, safe with any
     // input. The page is cut (keyset, LIMIT) before its rows' details are looked up.
     let rows = sqlx::query!(
-        r#"WITH matching AS (
-             -- The filters, as a predicate on event ids; each branch below walks its own
-             -- index in sort order and stops after one page.
-             SELECT e.id FROM events e
-             WHERE ($2::text IS NULL OR e.headline_tsv @@ websearch_to_tsquery('english', $2))
-               AND ($3::text IS NULL OR EXISTS (
-                     SELECT 1 FROM event_category_tags g JOIN categories c ON c.id = g.category_id
-                     WHERE g.event_id = e.id AND c.slug = $3))
-               AND ($4::text IS NULL OR EXISTS (
-                     SELECT 1 FROM event_token_tags g JOIN tokens t ON t.id = g.token_id
-                     WHERE g.event_id = e.id AND t.symbol = $4 AND NOT g.ambiguous))
-               AND ($5::timestamptz IS NULL OR e.event_time >= $5)
-               AND ($6::timestamptz IS NULL OR e.event_time < $6)
-           ),
-           page AS (
+        r#"WITH page AS (
+             -- Each branch walks its own index in sort order and stops after one page; the
+             -- filters are the inlined SQL function event_matches.
              (SELECT sc.event_id AS id, sc.rank_key AS sort_key, NULL::float8 AS sort_caar
-              FROM study_event_scores sc
+              FROM study_event_scores sc JOIN events e ON e.id = sc.event_id
               WHERE $9::text = 'impact' AND sc.run_id = $1
-                AND sc.event_id IN (SELECT id FROM matching)
+                AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $17, $18)
                 AND ($7::float8 IS NULL OR sc.impact_score >= $7)
                 AND ($8::float8 IS NULL OR (sc.rank_key, sc.event_id) < ($8, $10))
               ORDER BY sc.rank_key DESC, sc.event_id DESC
@@ -401,7 +401,8 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
              UNION ALL
              (SELECT e.id, extract(epoch FROM e.event_time)::float8, NULL::float8
               FROM events e
-              WHERE $9::text = 'time' AND e.id IN (SELECT id FROM matching)
+              WHERE $9::text = 'time'
+                AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $17, $18)
                 AND ($7::float8 IS NULL OR EXISTS (
                       SELECT 1 FROM study_event_scores sc
                       WHERE sc.run_id = $1 AND sc.event_id = e.id AND sc.impact_score >= $7))
@@ -412,11 +413,11 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
               LIMIT $11)
              UNION ALL
              (SELECT cr.event_id, abs(cr.caar), cr.caar
-              FROM study_category_results cr
+              FROM study_category_results cr JOIN events e ON e.id = cr.event_id
               WHERE $9::text = 'caar' AND cr.run_id = $1
                 AND cr.category_id = (SELECT id FROM categories WHERE slug = $16)
                 AND cr.window_start = $12 AND cr.window_end = $13
-                AND cr.event_id IN (SELECT id FROM matching)
+                AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $17, $18)
                 AND ($7::float8 IS NULL OR EXISTS (
                       SELECT 1 FROM study_event_scores sc
                       WHERE sc.run_id = $1 AND sc.event_id = cr.event_id AND sc.impact_score >= $7))
@@ -465,7 +466,9 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
         caar_window.end,
         rw.start,
         rw.end,
-        filter.sort_category
+        filter.sort_category,
+        filter.kind,
+        filter.source
     )
     .fetch_all(pool)
     .await?;
@@ -611,6 +614,8 @@ async fn list(
             .collect(),
         q: filter.q.clone().unwrap_or_default(),
         token: filter.token.clone().unwrap_or_default(),
+        kind: filter.kind.clone().unwrap_or_default(),
+        source: filter.source.clone().unwrap_or_default(),
         from: filter.from.map(|d| d.to_string()).unwrap_or_default(),
         to: filter.to.map(|d| d.to_string()).unwrap_or_default(),
         min_score: filter.min_score.map(|v| v.to_string()).unwrap_or_default(),
