@@ -12,6 +12,8 @@ use super::error::WebError;
 use super::events::{current_run, Cell};
 use super::format::{num, p_value, pct, sign_class, utc};
 use super::AppState;
+use crate::prices::BarInterval;
+use crate::study::engine::{Window, RANKING_WINDOW};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -42,6 +44,14 @@ pub struct HistoryPage {
     pub members: String,
     pub rows: Vec<HistoryRow>,
     pub chart: String,
+}
+
+/// The run the pages show, its ranking window and bar interval.
+async fn ranking(pool: &sqlx::PgPool) -> Result<(Option<i64>, Window, BarInterval), sqlx::Error> {
+    Ok(match current_run(pool).await? {
+        Some((id, p)) => (Some(id), p.ranking_window, p.interval),
+        None => (None, RANKING_WINDOW, BarInterval::Hour),
+    })
 }
 
 fn reaction_chart(title: &str, points: &[(chrono::DateTime<chrono::Utc>, f64)]) -> String {
@@ -82,11 +92,7 @@ async fn category(
     )
     .fetch_all(pool)
     .await?;
-    let run = current_run(pool).await?;
-    let (run_id, rw) = match &run {
-        Some((id, p)) => (Some(*id), p.ranking_window),
-        None => (None, crate::study::engine::RANKING_WINDOW),
-    };
+    let (run_id, rw, interval) = ranking(pool).await?;
     let rows = sqlx::query!(
         r#"SELECT e.id, e.event_time, e.headline, r.n_tokens, r.caar, r.portfolio_car,
                   r.portfolio_t, r.portfolio_p, sc.impact_score,
@@ -110,7 +116,7 @@ async fn category(
         title: format!("{} category", cat.name),
         subject: cat.name.clone(),
         what: "CAAR".into(),
-        window: rw.label(run.as_ref().map(|r| r.1.interval).unwrap_or_default()),
+        window: rw.label(interval),
         stat_label: "portfolio t".into(),
         members: members.join(", "),
         chart: reaction_chart(&format!("{} CAAR per event", cat.name), &points),
@@ -155,11 +161,7 @@ async fn token(
     )
     .fetch_all(pool)
     .await?;
-    let run = current_run(pool).await?;
-    let (run_id, rw) = match &run {
-        Some((id, p)) => (Some(*id), p.ranking_window),
-        None => (None, crate::study::engine::RANKING_WINDOW),
-    };
+    let (run_id, rw, interval) = ranking(pool).await?;
     let rows = sqlx::query!(
         r#"SELECT e.id, e.event_time, e.headline, r.car, r.scar, sc.impact_score,
                   EXISTS (SELECT 1 FROM event_token_tags g WHERE g.event_id = e.id
@@ -182,7 +184,7 @@ async fn token(
         title: format!("{} ({})", tok.symbol, tok.name),
         subject: format!("{} ({})", tok.symbol, tok.name),
         what: "CAR".into(),
-        window: rw.label(run.as_ref().map(|r| r.1.interval).unwrap_or_default()),
+        window: rw.label(interval),
         stat_label: "SCAR".into(),
         members: categories.join(", "),
         chart: reaction_chart(&format!("{} CAR per event", tok.symbol), &points),
