@@ -72,6 +72,30 @@ COMMENT ON COLUMN sources.name IS 'Short unique name shown in the UI.';
 COMMENT ON COLUMN sources.kind IS 'feed: RSS/Atom/JSON Feed; html: a listing page scraped with CSS selectors.';
 COMMENT ON COLUMN sources.url IS 'The feed or listing URL (http/https), or file:// for a local file.';
 
+CREATE TABLE ingest_runs (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source_id    bigint REFERENCES sources (id) ON DELETE CASCADE,
+    input        text NOT NULL,
+    started_at   timestamptz NOT NULL,
+    finished_at  timestamptz NOT NULL DEFAULT now(),
+    status       text NOT NULL CHECK (status IN ('ok', 'failed')),
+    fetched      integer NOT NULL DEFAULT 0 CHECK (fetched >= 0),
+    new          integer NOT NULL DEFAULT 0 CHECK (new >= 0),
+    duplicates   integer NOT NULL DEFAULT 0 CHECK (duplicates >= 0),
+    skipped      integer NOT NULL DEFAULT 0 CHECK (skipped >= 0),
+    error        text
+);
+CREATE INDEX ingest_runs_source_idx ON ingest_runs (source_id, started_at DESC);
+COMMENT ON TABLE ingest_runs IS 'Every ingest of a feed: when, what it found, or why it failed.';
+COMMENT ON COLUMN ingest_runs.source_id IS 'The source, when it is known (a feed that never parsed has none).';
+COMMENT ON COLUMN ingest_runs.input IS 'The feed URL or file as given.';
+COMMENT ON COLUMN ingest_runs.status IS 'ok, or failed with error.';
+COMMENT ON COLUMN ingest_runs.fetched IS 'Items in the feed.';
+COMMENT ON COLUMN ingest_runs.new IS 'Articles stored by this run.';
+COMMENT ON COLUMN ingest_runs.duplicates IS 'Items already stored (same URL, guid or content).';
+COMMENT ON COLUMN ingest_runs.skipped IS 'Items without a title, a date or an identity.';
+COMMENT ON COLUMN ingest_runs.error IS 'Why the run failed.';
+
 CREATE TABLE events (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     event_time  timestamptz NOT NULL,

@@ -442,6 +442,23 @@ async fn bad_feeds_fail_with_the_input_named_and_keep_what_was_stored() {
         .await
         .unwrap();
     assert_eq!(articles, 3);
+
+    // Every run is recorded, failures with their error; the sources page shows them.
+    let runs: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT input, status, error FROM ingest_runs ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(runs.len(), 5);
+    assert_eq!(runs[0].1, "ok");
+    assert!(runs[1..].iter().all(|r| r.1 == "failed"));
+    assert!(runs[1].2.as_deref().unwrap().contains("500"));
+    let (_, page) = get_page(&AppState::new(db.pool.clone()), "/sources").await;
+    assert!(
+        page.contains("Recent runs")
+            && page.contains("failed")
+            && page.contains("server answered 500")
+    );
 }
 
 #[tokio::test]

@@ -31,8 +31,32 @@ pub struct IngestReport {
 }
 
 /// Fetch, parse and store one feed. All of a feed's new articles are stored in one
-/// transaction; running it again adds nothing.
+/// transaction; running it again adds nothing. Every run, failed or not, is recorded in
+/// `ingest_runs`.
 pub async fn ingest_feed(
+    pool: &PgPool,
+    client: &reqwest::Client,
+    location: &FeedLocation,
+    source_name: Option<&str>,
+) -> Result<IngestReport, IngestError> {
+    let started = chrono::Utc::now();
+    let result = ingest_feed_once(pool, client, location, source_name).await;
+    let input = location.to_string();
+    if let Err(e) = store::record_run(
+        pool,
+        &input,
+        &location.as_source_url(),
+        started,
+        result.as_ref().map_err(|e| e.to_string()),
+    )
+    .await
+    {
+        tracing::warn!(feed = %input, "could not record the ingest run: {e}");
+    }
+    result
+}
+
+async fn ingest_feed_once(
     pool: &PgPool,
     client: &reqwest::Client,
     location: &FeedLocation,

@@ -200,6 +200,43 @@ pub async fn store_item(
     })
 }
 
+/// Record one run of a feed: its counts, or its error.
+pub async fn record_run(
+    pool: &PgPool,
+    input: &str,
+    source_url: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    outcome: Result<&super::IngestReport, String>,
+) -> Result<(), sqlx::Error> {
+    let (status, fetched, new, duplicates, skipped, error) = match &outcome {
+        Ok(r) => (
+            "ok",
+            r.fetched as i32,
+            r.new as i32,
+            r.duplicates as i32,
+            r.skipped.len() as i32,
+            None,
+        ),
+        Err(e) => ("failed", 0, 0, 0, 0, Some(e.as_str())),
+    };
+    sqlx::query!(
+        r#"INSERT INTO ingest_runs (source_id, input, started_at, status, fetched, new, duplicates, skipped, error)
+           VALUES ((SELECT id FROM sources WHERE url = $1), $2, $3, $4, $5, $6, $7, $8, $9)"#,
+        source_url,
+        input,
+        started,
+        status,
+        fetched,
+        new,
+        duplicates,
+        skipped,
+        error
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Symbol to id, and category slug to id.
 pub async fn id_maps(
     pool: &PgPool,
