@@ -423,3 +423,33 @@ COMMENT ON COLUMN study_event_scores.overlapping_events IS 'Other events whose e
 COMMENT ON COLUMN study_event_scores.estimation_confounders IS 'High-impact events inside this event''s estimation window.';
 COMMENT ON COLUMN study_event_scores.rank_key IS 'impact_score, or -1 without one: the ranked list''s sort key (indexed).';
 COMMENT ON COLUMN study_event_scores.input_fingerprint IS 'SHA-256 of the event''s inputs (time, tags, prices in its windows, parameters); unchanged inputs are not recomputed.';
+
+------------------------------------------------------------------------------
+-- Data version: bumped by every statement that writes what the pages show, so the web
+-- server can cache rendered pages and know when they are stale (one cheap read).
+------------------------------------------------------------------------------
+CREATE TABLE data_version (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    version    bigint NOT NULL DEFAULT 0
+);
+INSERT INTO data_version DEFAULT VALUES;
+COMMENT ON TABLE data_version IS 'One row: a counter bumped by any write to the tables the web pages read.';
+
+CREATE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE data_version SET version = version + 1;
+    RETURN NULL;
+END $$;
+
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['sources', 'ingest_runs', 'events', 'articles', 'article_token_tags',
+        'article_category_tags', 'tokens', 'token_aliases', 'categories', 'token_categories',
+        'price_bars', 'study_runs', 'study_event_scores']
+    LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I
+                        FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version()',
+                       t || '_bump_data_version', t);
+    END LOOP;
+END $$;

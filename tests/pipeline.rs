@@ -840,3 +840,45 @@ async fn sorting_by_a_categorys_caar_in_a_window_uses_the_stored_results() {
         StatusCode::BAD_REQUEST
     );
 }
+
+#[tokio::test]
+async fn cached_pages_follow_every_write() {
+    let db = common::test_db().await;
+    let base = feed_server().await;
+    let state = AppState::new(db.pool.clone());
+    let (_, empty) = get_page(&state, "/").await;
+    assert!(empty.contains("No events yet"));
+    let (_, again) = get_page(&state, "/").await;
+    assert_eq!(empty, again, "served from the cache");
+    let client = ingest::feed::http_client().unwrap();
+    ingest::ingest_feed(
+        &db.pool,
+        &client,
+        &FeedLocation::parse(&format!("{base}/feed.xml")),
+        None,
+    )
+    .await
+    .unwrap();
+    let (_, listed) = get_page(&state, "/").await;
+    assert!(
+        listed.contains("Dogecoin and $PEPE rally"),
+        "a new article invalidates"
+    );
+    assert!(listed.contains("No study has run yet"));
+    prices::import(
+        &db.pool,
+        &common::fixture("pipeline/prices"),
+        None,
+        BarInterval::Hour,
+    )
+    .await
+    .unwrap();
+    study::run(&db.pool, &fixture_params(), RunOptions::default())
+        .await
+        .unwrap();
+    let (_, ranked) = get_page(&state, "/").await;
+    assert!(
+        !ranked.contains("No study has run yet"),
+        "a study run invalidates"
+    );
+}

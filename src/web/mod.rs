@@ -2,6 +2,7 @@
 //! ingest, prices and study.
 
 pub mod api;
+pub mod cache;
 pub mod chart;
 pub mod error;
 pub mod events;
@@ -32,6 +33,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
 pub struct AppState {
     pub pool: PgPool,
     pub metrics: metrics::Metrics,
+    pub cache: cache::PageCache,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
         AppState {
             pool,
             metrics: metrics::Metrics::default(),
+            cache: cache::PageCache::default(),
         }
     }
 }
@@ -54,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/static/style.css", get(style))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cache::serve_cached,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -102,11 +109,23 @@ async fn etag(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    use sha2::Digest;
     let is_get = req.method() == axum::http::Method::GET;
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let resp = next.run(req).await;
     if !is_get || resp.status() != axum::http::StatusCode::OK {
+        return resp;
+    }
+    // The page cache already tagged what it serves.
+    if let Some(tag) = resp.headers().get(header::ETAG).cloned() {
+        if if_none_match.as_ref() == Some(&tag) {
+            let mut not_modified = axum::http::StatusCode::NOT_MODIFIED.into_response();
+            not_modified.headers_mut().insert(header::ETAG, tag);
+            return not_modified;
+        }
+        let mut resp = resp;
+        resp.headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-cache"));
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
@@ -117,7 +136,7 @@ async fn etag(
         )
             .into_response();
     };
-    let tag = format!("W/\"{}\"", &hex::encode(sha2::Sha256::digest(&bytes))[..32]);
+    let tag = cache::etag_of(&bytes);
     if if_none_match.as_ref().and_then(|v| v.to_str().ok()) == Some(tag.as_str()) {
         let mut not_modified = axum::http::StatusCode::NOT_MODIFIED.into_response();
         if let Ok(v) = HeaderValue::from_str(&tag) {
