@@ -130,6 +130,12 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     };
     let list = get("/".into()).await;
     assert_eq!(list.matches("<a href=\"/events/").count(), 31);
+    // A notable spillover beside a target-driven score: DeFi after the ether-ETF news.
+    let eth_row = list
+        .split("<tr>")
+        .find(|r| r.contains("SEC reportedly asks exchanges"))
+        .unwrap();
+    assert!(eth_row.contains("spillover: DeFi +8.45%"), "{eth_row}");
     // The curated file has 8 events of kind "macro".
     let want = catalyst::cli::demo::CURATED_EVENTS
         .lines()

@@ -44,6 +44,9 @@ pub async fn current_run(pool: &PgPool) -> Result<Option<(i64, StudyParams)>, sq
 
 pub struct ListRow {
     pub id: i64,
+    /// The strongest spillover when notable (p < 0.05 before correction) and not already
+    /// the score's driver.
+    pub spillover: Option<String>,
     pub time: String,
     pub ago: String,
     pub sources: i64,
@@ -102,6 +105,8 @@ pub struct ListQuery {
 /// Events per page, by default and at most.
 pub const PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
+/// A spillover is shown in the list when its uncorrected p is below this.
+pub const NOTABLE_P: f64 = 0.05;
 /// |z| at or above which an event counts as significant (two-sided 5%).
 pub const SIGNIFICANT_Z: f64 = 1.96;
 
@@ -328,6 +333,9 @@ pub struct ListItem {
     pub market_z: Option<f64>,
     pub naive_score: Option<f64>,
     pub naive_category: Option<String>,
+    /// The strongest spillover (a category the news does not name): category, move, p.
+    #[schema(value_type = Option<Object>)]
+    pub spillover: Option<serde_json::Value>,
     /// With `sort=caar`: the chosen category's CAAR in the chosen window.
     pub category_caar: Option<f64>,
     /// Cumulative abnormal return per bar of the score's category or token, over the
@@ -436,6 +444,11 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
                   c.name AS "top_category?", t.symbol AS "top_token?",
                   sc.market_return AS "market_return?", sc.market_z AS "market_z?",
                   sc.naive_score AS "naive_score?", nc.name AS "naive_category?",
+                  (SELECT jsonb_build_object('category', sp.name, 'move', (x->>'value')::float8,
+                                             'p', (x->>'p')::float8)
+                   FROM jsonb_array_elements(sc.components) x
+                   JOIN categories sp ON sp.id = (x->>'category_id')::int
+                   WHERE x->>'kind' = 'spillover' LIMIT 1) AS "spillover?",
                   COALESCE(
                     (SELECT r.caar_path FROM study_category_results r
                      WHERE r.run_id = $1 AND r.event_id = p.id AND r.category_id = sc.top_category_id
@@ -496,6 +509,7 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
             naive_score: r.naive_score,
             naive_category: r.naive_category,
             category_caar: r.sort_caar,
+            spillover: r.spillover,
             target_path: r.path.map(|p| {
                 if r.path_is_ar {
                     p.iter()
@@ -561,8 +575,16 @@ async fn list(
                 Some(_) => r.top_category.clone().unwrap_or_default(),
                 None => "–".into(),
             };
+            let spillover = r.spillover.as_ref().and_then(|s| {
+                let p = s.get("p")?.as_f64()?;
+                let category = s.get("category")?.as_str()?;
+                let moved = s.get("move")?.as_f64();
+                (p < NOTABLE_P && r.top_kind.as_deref() != Some("spillover"))
+                    .then(|| format!("{category} {}", pct(moved)))
+            });
             ListRow {
                 id: r.id,
+                spillover,
                 time: utc(r.event_time),
                 ago: ago(r.event_time, chrono::Utc::now()),
                 sources: r.sources,
