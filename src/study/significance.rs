@@ -8,7 +8,7 @@
 
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use super::stats::t_two_sided_p;
+use super::stats::{mean, sample_sd, t_two_sided_p};
 
 /// A statistic and its two-sided p-value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,19 +44,10 @@ fn z_test(stat: f64) -> Option<Test> {
     })
 }
 
-fn mean_sd(xs: &[f64]) -> Option<(f64, f64)> {
-    if xs.len() < 2 {
-        return None;
-    }
-    let n = xs.len() as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
-    Some((m, v.sqrt()))
-}
-
 /// Cross-sectional t of the CARs: CAAR / (SD/√N), N − 1 df. Naive.
 pub fn cross_sectional(cars: &[f64]) -> Option<Test> {
-    let (m, sd) = mean_sd(cars)?;
+    let sd = sample_sd(cars)?;
+    let m = mean(cars);
     t_test(
         m / (sd / (cars.len() as f64).sqrt()),
         cars.len() as f64 - 1.0,
@@ -185,6 +176,19 @@ mod tests {
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn cross_sectional_t_by_hand() {
+        // xs = 1, 2, 3, 4: mean 2.5, sd sqrt(5/3) = 1.290994, t = 2.5 / (1.290994 / 2) = 3.872983.
+        let t = cross_sectional(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert!(close(t.stat, 3.872_983_346_207_417, 1e-12));
+        // Closed form for 3 df: F(t) = 1/2 + (x/(1+x^2) + atan x)/pi with x = t/sqrt(3).
+        assert!(close(t.p, 0.030_466_291_662_171, 1e-9), "{}", t.p);
+        // One token, or identical CARs: no test.
+        assert!(cross_sectional(&[0.05]).is_none());
+        assert!(cross_sectional(&[0.1, 0.1]).is_none());
+        assert!(cross_sectional(&[]).is_none());
     }
 
     #[test]

@@ -54,10 +54,12 @@ async fn ranking(pool: &sqlx::PgPool) -> Result<(Option<i64>, Window, BarInterva
     })
 }
 
-fn reaction_chart(title: &str, points: &[(chrono::DateTime<chrono::Utc>, f64)]) -> String {
+/// A chart of reactions (fractions) over calendar time; `points` in any order.
+fn reaction_chart(title: &str, mut points: Vec<(chrono::DateTime<chrono::Utc>, f64)>) -> String {
     if points.is_empty() {
         return String::new();
     }
+    points.sort_by_key(|p| p.0);
     // x: days since the first event; the label says from when.
     let t0 = points[0].0;
     let days = |t: chrono::DateTime<chrono::Utc>| (t - t0).num_seconds() as f64 / 86_400.0;
@@ -110,8 +112,7 @@ async fn category(
     )
     .fetch_all(pool)
     .await?;
-    let mut points: Vec<_> = rows.iter().map(|r| (r.event_time, r.caar)).collect();
-    points.sort_by_key(|p| p.0);
+    let points = rows.iter().map(|r| (r.event_time, r.caar)).collect();
     let page = HistoryPage {
         title: format!("{} category", cat.name),
         subject: cat.name.clone(),
@@ -119,7 +120,7 @@ async fn category(
         window: rw.label(interval),
         stat_label: "portfolio t".into(),
         members: members.join(", "),
-        chart: reaction_chart(&format!("{} CAAR per event", cat.name), &points),
+        chart: reaction_chart(&format!("{} CAAR per event", cat.name), points),
         rows: rows
             .into_iter()
             .map(|r| HistoryRow {
@@ -178,8 +179,7 @@ async fn token(
     )
     .fetch_all(pool)
     .await?;
-    let mut points: Vec<_> = rows.iter().map(|r| (r.event_time, r.car)).collect();
-    points.sort_by_key(|p| p.0);
+    let points = rows.iter().map(|r| (r.event_time, r.car)).collect();
     let page = HistoryPage {
         title: format!("{} ({})", tok.symbol, tok.name),
         subject: format!("{} ({})", tok.symbol, tok.name),
@@ -187,7 +187,7 @@ async fn token(
         window: rw.label(interval),
         stat_label: "SCAR".into(),
         members: categories.join(", "),
-        chart: reaction_chart(&format!("{} CAR per event", tok.symbol), &points),
+        chart: reaction_chart(&format!("{} CAR per event", tok.symbol), points),
         rows: rows
             .into_iter()
             .map(|r| HistoryRow {
