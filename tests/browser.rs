@@ -20,6 +20,19 @@ impl Drop for Driver {
     }
 }
 
+/// The current URL once `done` accepts it, or the last one seen after 10 s.
+async fn wait_for_url(c: &fantoccini::Client, done: impl Fn(&str) -> bool) -> String {
+    let mut url = String::new();
+    for _ in 0..100 {
+        url = c.current_url().await.unwrap().to_string();
+        if done(&url) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    url
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -117,8 +130,9 @@ async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_sees_the_tables_and
         .click()
         .await
         .unwrap();
-    let url = c.current_url().await.unwrap();
-    assert!(url.as_str().contains("category=ai"), "{url}");
+    // The click starts a navigation; wait for it rather than race it.
+    let url = wait_for_url(&c, |u| u.contains("category=ai")).await;
+    assert!(url.contains("category=ai"), "{url}");
     c.find(Locator::XPath(
         "//a[contains(., 'DeepSeek R1 triggers AI sell-off')]",
     ))
@@ -127,6 +141,7 @@ async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_sees_the_tables_and
     .click()
     .await
     .unwrap();
+    wait_for_url(&c, |u| u.contains("/events/")).await;
     let heading = c
         .find(Locator::Css("h1"))
         .await
