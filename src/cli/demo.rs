@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::Deserialize;
 
+use super::config::Settings;
 use crate::db::Database;
 use crate::ingest::{self, FeedLocation};
 use crate::prices::{self, BarInterval};
@@ -24,9 +25,9 @@ pub struct DemoArgs {
     /// Data directory holding prices/binance-hourly-close/*.csv [default: ../shared/data].
     #[arg(long, env = "CATALYST_DEMO_DATA")]
     pub data_dir: Option<PathBuf>,
-    /// Address to serve on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub addr: std::net::SocketAddr,
+    /// Address to serve on [env CATALYST_ADDR; default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub addr: Option<std::net::SocketAddr>,
     /// Load the data and run the study, then exit without serving.
     #[arg(long)]
     pub no_serve: bool,
@@ -176,14 +177,14 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
     })
 }
 
-pub async fn run(db: &Database, args: &DemoArgs) -> anyhow::Result<()> {
+pub async fn run(db: &Database, settings: &Settings, args: &DemoArgs) -> anyhow::Result<()> {
     let data_dir = resolve_data_dir(args.data_dir.as_deref())?;
     println!("demo data: {}", data_dir.display());
     super::until_interrupted(setup(&db.pool, &data_dir)).await?;
     if args.no_serve {
         return Ok(());
     }
-    super::serve(db, args.addr).await
+    super::serve(db, settings).await
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The command line: argument definitions and what each command does.
 
+pub mod config;
+pub mod db;
 pub mod demo;
 
 use std::future::Future;
@@ -17,6 +19,7 @@ use crate::study::universe::{Proxy, ReturnKind};
 use crate::study::{self, export, RunOptions, StudyParams, Window};
 use crate::taxonomy;
 use crate::web;
+use config::Settings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,27 +33,48 @@ pub struct Cli {
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Configuration file [env CATALYST_CONFIG; default: ./catalyst.toml, then
+    /// /etc/catalyst/catalyst.toml, if present]. See docs/operations.md.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format: text, or json (one object per line) [env CATALYST_LOG_FORMAT].
+    #[arg(long, global = true)]
+    pub log_format: Option<config::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The database comes from `DATABASE_URL` (environment only: the URL may carry a
+/// password). Without it, Catalyst runs a private PostgreSQL cluster in `--pg-dir`.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// PostgreSQL URL. Without it, Catalyst runs a private PostgreSQL cluster (see --pg-dir).
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// Directory of the private cluster [default: ~/.local/share/catalyst/postgres;
-    /// /var/lib/catalyst/postgres for root].
-    #[arg(long, env = "CATALYST_PG_DIR", global = true)]
+    /// Directory of the private cluster, used when DATABASE_URL is not set [env
+    /// CATALYST_PG_DIR; default: ~/.local/share/catalyst/postgres, /var/lib/catalyst/postgres
+    /// for root].
+    #[arg(long, global = true)]
     pub pg_dir: Option<PathBuf>,
 }
 
-impl DbArgs {
-    fn options(&self) -> DbOptions {
-        DbOptions {
-            database_url: self.database_url.clone().filter(|u| !u.is_empty()),
-            pg_dir: self.pg_dir.clone(),
+impl Cli {
+    /// The settings given as flags.
+    pub fn flags(&self) -> config::Flags {
+        config::Flags {
+            config: self.config.clone(),
+            pg_dir: self.db.pg_dir.clone(),
+            addr: match &self.command {
+                Command::Serve { addr } => *addr,
+                Command::Demo(d) => d.addr,
+                _ => None,
+            },
+            log_format: self.log_format,
         }
+    }
+}
+
+fn db_options(settings: &Settings) -> DbOptions {
+    DbOptions {
+        database_url: settings.database_url.value.clone(),
+        pg_dir: settings.pg_dir.value.clone(),
     }
 }
 
@@ -73,17 +97,32 @@ pub enum Command {
     /// Run the event study: every event whose inputs changed (new prices, new articles),
     /// or all with --all. `study export` writes the results.
     Study(StudyArgs),
-    /// Serve the web UI.
+    /// Serve the web UI. With CATALYST_WEB_DATABASE_URL set, pages and the API read
+    /// through that (read-only) connection.
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: SocketAddr,
+        /// Address to listen on [env CATALYST_ADDR; default: 127.0.0.1:8080].
+        #[arg(long)]
+        addr: Option<SocketAddr>,
     },
     /// Load the demo data (curated events, 82 tokens' hourly prices), run the study, serve.
     Demo(demo::DemoArgs),
     /// Token taxonomy and tagging rules.
     #[command(subcommand)]
     Taxonomy(TaxonomyCommand),
+    /// Configuration: show every setting and where it came from, and check it works.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Database administration: read-only roles.
+    #[command(subcommand)]
+    Db(db::DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective settings (secrets redacted) and check them: the file parses,
+    /// the database answers, the web's read-only connection is read-only. Exit 1 on a
+    /// problem.
+    Check,
 }
 
 #[derive(Debug, Args)]
@@ -215,25 +254,30 @@ pub enum TaxonomyCommand {
 }
 
 /// Run a command; Ctrl-C or SIGTERM stops it and still shuts the private database down.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     // Check the demo's data before starting any database.
     if let Command::Demo(args) = &cli.command {
         demo::resolve_data_dir(args.data_dir.as_deref())?;
     }
-    let db = Database::open(&cli.db.options())
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        return db::config_check(&settings).await;
+    }
+    let db = Database::open(&db_options(&settings))
         .await
         .context("opening the database")?;
     tracing::debug!("using {}", db.describe());
     let result = match cli.command {
         // Serving commands shut down gracefully on their own.
-        command @ (Command::Serve { .. } | Command::Demo(_)) => execute(&db, command).await,
-        command => until_interrupted(execute(&db, command)).await,
+        command @ (Command::Serve { .. } | Command::Demo(_)) => {
+            execute(&db, &settings, command).await
+        }
+        command => until_interrupted(execute(&db, &settings, command)).await,
     };
     db.close().await;
     result
 }
 
-async fn execute(db: &Database, command: Command) -> anyhow::Result<()> {
+async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow::Result<()> {
     let pool = &db.pool;
     ensure_taxonomy(pool).await?;
     match command {
@@ -291,11 +335,17 @@ async fn execute(db: &Database, command: Command) -> anyhow::Result<()> {
                 r.run_id, r.events, r.computed, r.scored
             );
         }
-        Command::Serve { addr } => {
-            serve(db, addr).await?;
+        Command::Serve { .. } => {
+            serve(db, settings).await?;
         }
         Command::Demo(args) => {
-            demo::run(db, &args).await?;
+            demo::run(db, settings, &args).await?;
+        }
+        Command::Db(command) => {
+            db::execute(pool, command).await?;
+        }
+        Command::Config(ConfigCommand::Check) => {
+            db::config_check(settings).await?;
         }
         Command::Taxonomy(TaxonomyCommand::Load { file, tagging }) => {
             let read = |p: &PathBuf| {
@@ -348,10 +398,22 @@ pub async fn ensure_taxonomy(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serve until Ctrl-C or SIGTERM, then finish in-flight requests.
-pub async fn serve(db: &Database, addr: SocketAddr) -> anyhow::Result<()> {
+/// Serve until Ctrl-C or SIGTERM, then finish in-flight requests. Pages read through
+/// the read-only connection when one is configured.
+pub async fn serve(db: &Database, settings: &Settings) -> anyhow::Result<()> {
+    let addr = settings.addr.value;
+    let pool = match &settings.web_database_url.value {
+        Some(url) => {
+            let pool = crate::db::connect(url)
+                .await
+                .context("connecting with CATALYST_WEB_DATABASE_URL")?;
+            tracing::info!("pages read through CATALYST_WEB_DATABASE_URL");
+            pool
+        }
+        None => db.pool.clone(),
+    };
     web::serve(
-        db.pool.clone(),
+        pool,
         addr,
         |bound| {
             println!("Catalyst is serving on http://{bound}/  (Ctrl-C to stop)");

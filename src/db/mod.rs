@@ -2,6 +2,7 @@
 //! one-time seeding of the built-in taxonomy.
 
 pub mod embedded;
+pub mod roles;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -59,7 +60,7 @@ impl Database {
             }
         };
         let pool = connect(&url).await?;
-        MIGRATOR.run(&pool).await?;
+        migrate(&pool).await?;
         Ok(Database { pool, server })
     }
 
@@ -78,6 +79,30 @@ impl Database {
             let _ = tokio::task::spawn_blocking(move || server.stop()).await;
         }
     }
+}
+
+/// Apply this binary's migrations, unless the database already carries newer ones: then a
+/// newer binary has upgraded it, and this (older) one keeps working on the newer schema,
+/// which migrations only ever extend (docs/operations.md, "Upgrades").
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    let ours = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    // sqlx's own bookkeeping table, absent before the first migration.
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN NULL
+                ELSE (SELECT max(version) FROM _sqlx_migrations WHERE success) END",
+    )
+    .fetch_one(pool)
+    .await?;
+    if let Some(newest) = applied.filter(|&v| v > ours) {
+        tracing::warn!(
+            database = newest,
+            binary = ours,
+            "the database schema is newer than this binary; not migrating"
+        );
+        return Ok(());
+    }
+    MIGRATOR.run(pool).await?;
+    Ok(())
 }
 
 /// A pool on `url`, with statement logging kept at debug level.

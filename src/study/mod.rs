@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use engine::{bar_of, bar_zero, EventInput, EventOutcome};
 pub use engine::{StudyParams, Window};
@@ -58,13 +58,25 @@ pub async fn run(
 ) -> Result<StudyReport, StudyError> {
     let events = store::load_events(pool).await?;
     let run_id = store::begin_run(pool, params).await?;
-    let result = run_inner(pool, params, opts, run_id, &events).await;
-    let (status, fingerprint, computed) = match &result {
-        Ok((fp, computed, _)) => ("complete", Some(fp.as_str()), *computed),
-        Err(_) => ("failed", None, 0),
-    };
-    store::finish_run(pool, run_id, status, fingerprint, computed).await?;
-    let (_, computed, scored) = result?;
+    // One transaction for the whole run: readers (the web, the SQL views) see the previous
+    // results until the new ones commit, and a crash or a lost connection leaves nothing
+    // half-written.
+    let result = async {
+        let mut tx = pool.begin().await?;
+        store::lock_run(&mut tx, run_id).await?;
+        let (fingerprint, computed, scored) =
+            run_inner(pool, &mut tx, params, opts, run_id, &events).await?;
+        store::finish_run(&mut tx, run_id, "complete", Some(&fingerprint), computed).await?;
+        tx.commit().await?;
+        Ok::<_, StudyError>((computed, scored))
+    }
+    .await;
+    if result.is_err() {
+        if let Err(e) = store::mark_failed(pool, run_id).await {
+            tracing::warn!(run_id, "could not mark the study run failed: {e}");
+        }
+    }
+    let (computed, scored) = result?;
     tracing::info!(
         run_id,
         events = events.len(),
@@ -82,12 +94,13 @@ pub async fn run(
 
 async fn run_inner(
     pool: &PgPool,
+    tx: &mut PgConnection,
     params: &StudyParams,
     opts: RunOptions,
     run_id: i64,
     events: &[store::EventRow],
 ) -> Result<(String, usize, usize), StudyError> {
-    let stored = store::stored_events(pool, run_id).await?;
+    let stored = store::stored_events(&mut *tx, run_id).await?;
     if events.is_empty() {
         return Ok((hex::encode(Sha256::digest(b"")), 0, 0));
     }
@@ -176,7 +189,7 @@ async fn run_inner(
         .map(|(i, o)| (events[i].id, fingerprints[i].clone(), o))
         .collect();
     for batch in rows.chunks(SAVE_BATCH) {
-        store::save_batch(pool, run_id, params, batch).await?;
+        store::save_batch(&mut *tx, run_id, params, batch).await?;
     }
     let confounder_rows: Vec<(i64, Vec<i64>, Vec<i64>)> = confounders
         .into_iter()
@@ -189,7 +202,7 @@ async fn run_inner(
             )
         })
         .collect();
-    store::save_confounders(pool, run_id, &confounder_rows).await?;
+    store::save_confounders(&mut *tx, run_id, &confounder_rows).await?;
     Ok((run_fp, computed, scored))
 }
 

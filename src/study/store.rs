@@ -93,27 +93,56 @@ pub async fn has_bars(pool: &PgPool, interval: BarInterval) -> Result<bool, sqlx
     .await
 }
 
-/// Find or create the run of these parameters and mark it running.
+/// Find or create the run of these parameters. A new (or never completed) run is marked
+/// running; a complete run stays complete, so its results stay visible until the new
+/// ones replace them in one transaction.
 pub async fn begin_run(pool: &PgPool, params: &StudyParams) -> Result<i64, sqlx::Error> {
     let params_json = serde_json::to_value(params).unwrap_or_default();
     sqlx::query_scalar!(
-        r#"INSERT INTO study_runs (params_key, model, return_kind, market_proxy, interval, params, status)
-           VALUES ($1, $2, $3, $4, $5, $6, 'running')
-           ON CONFLICT (params_key) DO UPDATE SET started_at = now(), finished_at = NULL, status = 'running'
+        r#"INSERT INTO study_runs (params_key, model, return_kind, market_proxy, interval, params, status, is_default)
+           VALUES ($1, $2, $3, $4, $5, $6, 'running', $7)
+           ON CONFLICT (params_key) DO UPDATE
+             SET started_at = now(), is_default = EXCLUDED.is_default,
+                 status = CASE WHEN study_runs.status = 'complete' THEN 'complete' ELSE 'running' END
            RETURNING id"#,
         params.key(),
         params.model.as_str(),
         params.return_kind.as_str(),
         params.proxy.as_str(),
         params.interval.as_str(),
-        params_json
+        params_json,
+        params.key() == StudyParams::default().key()
     )
     .fetch_one(pool)
     .await
 }
 
+/// Serialise writers of one run: a second `catalyst study` of the same parameters (another
+/// worker, another machine) waits for the first's transaction instead of interleaving.
+pub async fn lock_run(conn: &mut PgConnection, run_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtext('catalyst.study_run'), $1::int4)",
+        run_id as i32
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(())
+}
+
+/// Mark a run failed, unless an earlier attempt completed it: its results are intact
+/// because the failed attempt's transaction rolled back.
+pub async fn mark_failed(pool: &PgPool, run_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE study_runs SET status = 'failed', finished_at = now() WHERE id = $1 AND status <> 'complete'",
+        run_id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 pub async fn finish_run(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     run_id: i64,
     status: &str,
     fingerprint: Option<&str>,
@@ -128,21 +157,21 @@ pub async fn finish_run(
         fingerprint,
         computed as i32
     )
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
 /// Stored fingerprints and scores of a run's events.
 pub async fn stored_events(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     run_id: i64,
 ) -> Result<HashMap<i64, (String, Option<f64>)>, sqlx::Error> {
     Ok(sqlx::query!(
         "SELECT event_id, input_fingerprint, impact_score FROM study_event_scores WHERE run_id = $1",
         run_id
     )
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?
     .into_iter()
     .map(|r| (r.event_id, (r.input_fingerprint, r.impact_score)))
@@ -153,7 +182,7 @@ pub async fn stored_events(
 /// recomputed event are replaced here, one transaction per batch. Rows go in with COPY:
 /// a run over thousands of events writes millions of rows.
 pub async fn save_batch(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     run_id: i64,
     params: &StudyParams,
     batch: &[(i64, String, EventOutcome)],
@@ -293,8 +322,7 @@ pub async fn save_batch(
         ]);
     }
 
-    let mut tx = pool.begin().await?;
-    delete_events(&mut tx, run_id, &ids).await?;
+    delete_events(&mut *conn, run_id, &ids).await?;
     // Column lists are constants; the data goes through COPY's text format.
     for (table, rows) in [
         ("study_token_estimates (run_id, event_id, token_id, alpha, beta, sigma, df, n_estimation, path_start, ar_path)", est),
@@ -307,13 +335,13 @@ pub async fn save_batch(
         if rows.buf.is_empty() {
             continue;
         }
-        let mut copy = tx
+        let mut copy = conn
             .copy_in_raw(&format!("COPY {table} FROM STDIN"))
             .await?;
         copy.send(rows.buf.into_bytes()).await?;
         copy.finish().await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// One value in COPY's text format.
@@ -449,7 +477,7 @@ async fn delete_events(
 /// Store every event's confounder lists (they depend on the other events, so they are
 /// refreshed for all events on every run).
 pub async fn save_confounders(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     run_id: i64,
     rows: &[(i64, Vec<i64>, Vec<i64>)],
 ) -> Result<(), sqlx::Error> {
@@ -474,7 +502,7 @@ pub async fn save_confounders(
         &overlapping,
         &estimation
     )
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
