@@ -146,12 +146,7 @@ async fn check_database(url: &str) -> anyhow::Result<String> {
         .fetch_one(&pool)
         .await?;
     let ours = db::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied: Option<i64> = sqlx::query_scalar(
-        "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN NULL
-                ELSE (SELECT max(version) FROM _sqlx_migrations WHERE success) END",
-    )
-    .fetch_one(&pool)
-    .await?;
+    let applied: Option<i64> = db::applied_version(&pool).await?;
     pool.close().await;
     Ok(format!(
         "database answers (PostgreSQL {version}); schema at migration {}, this binary has {ours}",

@@ -86,13 +86,7 @@ impl Database {
 /// which migrations only ever extend (docs/operations.md, "Upgrades").
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     let ours = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    // sqlx's own bookkeeping table, absent before the first migration.
-    let applied: Option<i64> = sqlx::query_scalar(
-        "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN NULL
-                ELSE (SELECT max(version) FROM _sqlx_migrations WHERE success) END",
-    )
-    .fetch_one(pool)
-    .await?;
+    let applied: Option<i64> = applied_version(pool).await?;
     if let Some(newest) = applied.filter(|&v| v > ours) {
         tracing::warn!(
             database = newest,
@@ -103,6 +97,21 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     }
     MIGRATOR.run(pool).await?;
     Ok(())
+}
+
+/// The newest migration applied to the database, if any.
+pub async fn applied_version(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
+    // sqlx's own bookkeeping table, absent before the first migration (a query naming it
+    // would fail to plan, so look it up first).
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
 }
 
 /// A pool on `url`, with statement logging kept at debug level.

@@ -1,0 +1,247 @@
+//! Faults: PostgreSQL restarted in the middle of a job. Each test runs its own private
+//! cluster (so it can restart it) and the real `catalyst` binary; the job fails cleanly or
+//! carries on, a rerun completes, and the counts equal those of a clean run: no
+//! duplicates, nothing lost, no half-written study run visible.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command as Std, Stdio};
+use std::time::{Duration, Instant};
+
+use catalyst::db::EmbeddedServer;
+use sqlx::{Connection, PgConnection};
+
+fn cluster_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("catalyst-fault-")
+        .tempdir_in("/tmp")
+        .unwrap()
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_catalyst")
+}
+
+fn spawn(url: &str, args: &[&str]) -> Child {
+    Std::new(bin())
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "catalyst=warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn run_ok(url: &str, args: &[&str]) -> String {
+    let out = spawn(url, args).wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "catalyst {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn counts(url: &str) -> Vec<(String, i64)> {
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    let mut out = Vec::new();
+    for table in [
+        "events",
+        "articles",
+        "price_bars",
+        "study_token_estimates",
+        "study_token_results",
+        "study_category_results",
+        "study_market_moves",
+        "study_event_scores",
+        "category_reaction",
+        "event_impact",
+    ] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        out.push((table.to_string(), n));
+    }
+    conn.close().await.ok();
+    out
+}
+
+/// Stop the server hard (as a crash or a failover would) and start it again.
+fn restart(server: &mut EmbeddedServer, dir: &Path) -> EmbeddedServer {
+    server.stop();
+    EmbeddedServer::start(dir).unwrap()
+}
+
+/// An RSS feed of `n` unrelated stories, 40 hours apart from 2024-02-15: enough events
+/// that a full study takes seconds, so a restart lands inside it.
+fn synthetic_feed(n: usize) -> String {
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "qu", "de", "fi", "go", "hu",
+        "ja",
+    ];
+    let word = |mut x: usize| {
+        let mut w = String::new();
+        for _ in 0..4 {
+            w.push_str(SYLLABLES[x % 16]);
+            x /= 16;
+        }
+        w
+    };
+    let start = chrono::DateTime::parse_from_rfc3339("2024-02-15T00:00:00Z").unwrap();
+    let mut items = String::new();
+    for i in 0..n {
+        let t = start + chrono::Duration::hours(40 * i as i64);
+        let title: Vec<String> = (0..6).map(|k| word(i * 6 + k + 1000)).collect();
+        items.push_str(&format!(
+            "<item><title>{}</title><link>https://news.example/{i}</link><pubDate>{}</pubDate></item>\n",
+            title.join(" "),
+            t.to_rfc2822()
+        ));
+    }
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Synthetic</title>\n{items}</channel></rss>"
+    )
+}
+
+async fn wait_for(url: &str, sql: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the job finished before the fault could be injected"
+        );
+        if let Ok(mut conn) = PgConnection::connect(url).await {
+            let hit: bool = sqlx::query_scalar(sql)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or(false);
+            conn.close().await.ok();
+            if hit {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {sql}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_restart_mid_study_leaves_the_previous_results_and_a_rerun_matches() {
+    let dir = cluster_dir();
+    let mut server = EmbeddedServer::start(dir.path()).unwrap();
+    let admin = server.url("postgres");
+    let mut conn = PgConnection::connect(&admin).await.unwrap();
+    sqlx::query("CREATE DATABASE faults")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    let url = server.url("faults");
+
+    let data = common::shared_data_dir();
+    let feed = dir.path().join("synthetic.xml");
+    std::fs::write(&feed, synthetic_feed(250)).unwrap();
+    run_ok(&url, &["ingest", "--feed", feed.to_str().unwrap()]);
+    run_ok(
+        &url,
+        &[
+            "prices",
+            "import",
+            data.join("prices/binance-hourly-close").to_str().unwrap(),
+        ],
+    );
+    // The clean run: the reference counts.
+    run_ok(&url, &["study", "--all"]);
+    let clean = counts(&url).await;
+    assert!(clean.iter().all(|(_, n)| *n > 0), "{clean:?}");
+
+    // Recompute everything, and restart PostgreSQL while the run's transaction is open.
+    let mut child = spawn(&url, &["study", "--all"]);
+    wait_for(
+        &url,
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+        &mut child,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut server = restart(&mut server, dir.path());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the interrupted study must fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error:"), "{stderr}");
+
+    // Nothing half-written: the previous results, complete, still visible.
+    assert_eq!(counts(&url).await, clean);
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM study_runs")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(statuses, ["complete"]);
+    conn.close().await.ok();
+
+    // A rerun completes with the same counts.
+    run_ok(&url, &["study", "--all"]);
+    assert_eq!(counts(&url).await, clean);
+    server.stop();
+}
+
+// Multi-threaded: the test blocks on child processes while its feed server answers them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_mid_ingest_loses_and_duplicates_nothing() {
+    let dir = cluster_dir();
+    let mut server = EmbeddedServer::start(dir.path()).unwrap();
+    let admin = server.url("postgres");
+    let mut conn = PgConnection::connect(&admin).await.unwrap();
+    sqlx::query("CREATE DATABASE faults")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    let url = server.url("faults");
+    run_ok(&url, &["migrate"]);
+
+    // A feed server that answers slowly: PostgreSQL restarts while the ingest waits.
+    let feed = synthetic_feed(120);
+    let app = axum::Router::new().route(
+        "/feed.xml",
+        axum::routing::get(move || {
+            let feed = feed.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                ([("content-type", "application/rss+xml")], feed)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let feed_url = format!("http://{addr}/feed.xml");
+
+    let child = spawn(&url, &["ingest", "--feed", &feed_url]);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut server = restart(&mut server, dir.path());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Either it reconnected and stored the feed, or it failed with a one-line error and
+    // stored nothing; never a part.
+    let after_fault = counts(&url).await;
+    let articles = after_fault[1].1;
+    if out.status.success() {
+        assert_eq!(articles, 120);
+    } else {
+        assert!(stderr.contains("error:"), "{stderr}");
+        assert_eq!(articles, 0);
+    }
+    // A rerun completes; a third run adds nothing.
+    run_ok(&url, &["ingest", "--feed", &feed_url]);
+    let done = counts(&url).await;
+    assert_eq!((done[0].1, done[1].1), (120, 120));
+    let again = run_ok(&url, &["ingest", "--feed", &feed_url]);
+    assert!(again.contains("0 new"), "{again}");
+    assert_eq!(counts(&url).await, done);
+    server.stop();
+}
