@@ -18,6 +18,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SHARED = os.path.join(ROOT, "..", "shared", "data", "prices", "binance-hourly-close")
 
 
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "qu", "de", "fi", "go", "hu", "ja"]
+
+
+def word(rng):
+    return "".join(rng.choice(SYLLABLES) for _ in range(4)).capitalize()
+
+
 def events(n, out):
     rng = random.Random(42)
     start = dt.datetime(2024, 3, 1)
@@ -25,7 +32,10 @@ def events(n, out):
     items = []
     for i in range(n):
         t = start + dt.timedelta(minutes=rng.randrange(span))
-        items.append(f"<item><title>Generated event {i}</title><guid isPermaLink=\"false\">gen-{i}</guid>"
+        # Six made-up words per headline: unrelated stories, which story clustering
+        # must keep apart (numbered look-alike headlines would rightly be merged).
+        title = " ".join(word(rng) for _ in range(6))
+        items.append(f"<item><title>{title}</title><guid isPermaLink=\"false\">gen-{i}</guid>"
                      f"<pubDate>{t.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate></item>")
     with open(out, "w") as f:
         f.write('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Generated</title>\n')
@@ -43,7 +53,7 @@ def tokens(n, out):
         vol = 0.003 + rng.random() * 0.01
         p = 1.0 + rng.random() * 100
         prev = None
-        with open(os.path.join(out, f"SYN{k:03d}USDT.csv"), "w") as f:
+        with open(os.path.join(out, f"SYN{k:04d}USDT.csv"), "w") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["open_time", "close"])
             for r in rows:
