@@ -1,6 +1,7 @@
 //! The command line: argument definitions and what each command does.
 
 pub mod demo;
+pub mod events;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Token taxonomy and tagging rules.
     #[command(subcommand)]
     Taxonomy(TaxonomyCommand),
+    /// Events (stories): show how articles were grouped, split a wrong merge.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +301,7 @@ async fn execute(db: &Database, command: Command) -> anyhow::Result<()> {
         Command::Demo(args) => {
             demo::run(db, &args).await?;
         }
+        Command::Events(command) => events::run(pool, command).await?,
         Command::Taxonomy(TaxonomyCommand::Load { file, tagging }) => {
             let read = |p: &PathBuf| {
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
