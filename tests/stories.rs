@@ -556,3 +556,72 @@ fn the_curated_events_stay_separate_events() {
     }
     assert_eq!(events.len(), 31);
 }
+
+/// The CLI: `ingest --feed FILE` for the three wires, `events show`, `events split`, and
+/// a one-line error naming the bad input.
+#[tokio::test]
+async fn events_show_and_split_from_the_command_line() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let dir = tempfile::tempdir().unwrap();
+    let catalyst = || {
+        let mut cmd = assert_cmd::Command::cargo_bin("catalyst").unwrap();
+        cmd.env("DATABASE_URL", &db.url).env("RUST_LOG", "off");
+        cmd
+    };
+    for (name, body) in wires() {
+        let file = dir.path().join(format!("{name}.xml"));
+        std::fs::write(&file, body).unwrap();
+        catalyst()
+            .args(["ingest", "--feed", file.to_str().unwrap()])
+            .assert()
+            .success();
+    }
+    let hack = event_of(pool, HACK_A).await;
+    let out = catalyst()
+        .args(["events", "show", &hack.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("event {hack}: {HACK_C}")),
+        "{text}"
+    );
+    assert_eq!(text.matches("first article").count(), 1, "{text}");
+    assert_eq!(text.matches("similar 0.").count(), 3, "{text}");
+
+    let late: i64 = sqlx::query_scalar("SELECT id FROM articles WHERE title = $1")
+        .bind(HACK_LATE)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let out = catalyst()
+        .args([
+            "events",
+            "split",
+            &hack.to_string(),
+            "--article",
+            &late.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let moved_to = event_of(pool, HACK_LATE).await;
+    assert_ne!(moved_to, hack);
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains(&format!("to new event {moved_to}")));
+
+    let out = catalyst()
+        .args(["events", "split", &hack.to_string(), "--article", "987654"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("article 987654 is not in event {hack}")),
+        "{err}"
+    );
+}

@@ -376,7 +376,7 @@ impl Tagger {
             if let Some(collision) = self.collisions.get(&p.text) {
                 let named = names
                     .iter()
-                    .filter(|n| !(is_all_caps(n) && !n.contains(' ')))
+                    .filter(|n| !is_all_caps(n) || n.contains(' '))
                     .any(|n| contains_word(text, n));
                 if !named {
                     let note = format!(
