@@ -359,9 +359,12 @@ pub fn similarity(a: &Story, b: &Story) -> Similarity {
 
 /// The candidate whose event the new article joins: the most similar one within
 /// [`WINDOW`] that reaches [`JOIN_THRESHOLD`] (ties: the lower article id).
-pub fn best_match(new: &Story, candidates: &[Candidate]) -> Option<Match> {
+pub fn best_match<'a>(
+    new: &Story,
+    candidates: impl IntoIterator<Item = &'a Candidate>,
+) -> Option<Match> {
     candidates
-        .iter()
+        .into_iter()
         .filter(|c| (c.story.published_at - new.published_at).abs() <= WINDOW)
         .map(|c| Match {
             article_id: c.article_id,
@@ -403,8 +406,7 @@ impl StoryIndex {
             }
         }
         self.comparisons += seen.len();
-        let candidates: Vec<Candidate> = seen.iter().map(|&i| self.articles[i].clone()).collect();
-        let found = best_match(&story, &candidates);
+        let found = best_match(&story, seen.iter().map(|&i| &self.articles[i]));
         let event_id = match found {
             Some(m) => m.event_id,
             None => {
