@@ -18,24 +18,18 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SHARED = os.path.join(ROOT, "..", "shared", "data", "prices", "binance-hourly-close")
 
 
-SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "qu", "de", "fi", "go", "hu", "ja"]
-
-
-def word(rng):
-    return "".join(rng.choice(SYLLABLES) for _ in range(4)).capitalize()
-
-
 def events(n, out):
     rng = random.Random(42)
+    words_rng = random.Random(7)  # separate, so the event times stay as before
     start = dt.datetime(2024, 3, 1)
     span = int((dt.datetime(2025, 6, 1) - start).total_seconds() // 60)
     items = []
     for i in range(n):
         t = start + dt.timedelta(minutes=rng.randrange(span))
-        # Six made-up words per headline: unrelated stories, which story clustering
-        # must keep apart (numbered look-alike headlines would rightly be merged).
-        title = " ".join(word(rng) for _ in range(6))
-        items.append(f"<item><title>{title}</title><guid isPermaLink=\"false\">gen-{i}</guid>"
+        # Distinct random words: templated titles alone ("Generated event 1", "... 2")
+        # would be one story to the clustering (docs/stories.md).
+        words = " ".join(f"w{words_rng.randrange(100000)}" for _ in range(8))
+        items.append(f"<item><title>Generated event {i} {words}</title><guid isPermaLink=\"false\">gen-{i}</guid>"
                      f"<pubDate>{t.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate></item>")
     with open(out, "w") as f:
         f.write('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Generated</title>\n')

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod events;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -109,6 +110,9 @@ pub enum Command {
     /// Token taxonomy and tagging rules.
     #[command(subcommand)]
     Taxonomy(TaxonomyCommand),
+    /// Events (stories): show how articles were grouped, split a wrong merge.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
     /// Configuration: show every setting and where it came from, and check it works.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -347,6 +351,7 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
         Command::Config(ConfigCommand::Check) => {
             db::config_check(settings).await?;
         }
+        Command::Events(command) => events::run(pool, command).await?,
         Command::Taxonomy(TaxonomyCommand::Load { file, tagging }) => {
             let read = |p: &PathBuf| {
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))

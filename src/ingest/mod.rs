@@ -3,6 +3,8 @@
 pub mod feed;
 pub mod normalize;
 pub mod store;
+pub mod stories;
+pub mod story_store;
 pub mod tagging;
 
 use sqlx::PgPool;

@@ -2,16 +2,28 @@
 
 use std::collections::HashMap;
 
-use chrono::Duration;
 use sqlx::{PgConnection, PgPool};
 
 use super::feed::NewsItem;
-use super::normalize::{content_hash, title_key};
-use super::tagging::Tags;
+use super::normalize::content_hash;
+use super::stories::{self, Story};
+use super::story_store;
+use super::tagging::{CategoryRule, Tags};
 
-/// Articles with the same title key published within this distance of an event's
-/// articles join that event instead of starting a new one.
-pub const SAME_STORY_WINDOW: Duration = Duration::hours(48);
+/// What clustering counts as an article's entities: its unambiguous tokens and the
+/// category keywords it contains (lower-cased by `Story::new`).
+pub fn story_entities(tags: &Tags) -> Vec<String> {
+    tags.symbols()
+        .into_iter()
+        .map(str::to_string)
+        .chain(
+            tags.categories
+                .iter()
+                .filter(|c| c.rule == CategoryRule::Keyword)
+                .map(|c| c.matched_text.clone()),
+        )
+        .collect()
+}
 
 /// Find or create the source for `url`. The name is kept once set; a name already used
 /// by another URL gets the URL's hash appended.
@@ -56,8 +68,8 @@ pub enum Stored {
 }
 
 /// Store one item with its tags, unless it is already stored (same canonical URL, same
-/// guid from the same source, or same title and summary). Joins an existing event when
-/// an article with the same title key was published within [`SAME_STORY_WINDOW`].
+/// guid from the same source, or same title and summary). Joins the event of the most
+/// similar recent article (see [`stories`]), or starts a new one.
 pub async fn store_item(
     conn: &mut PgConnection,
     source_id: i64,
@@ -83,24 +95,20 @@ pub async fn store_item(
         return Ok(Stored::Duplicate);
     }
 
-    let key = title_key(&item.title);
-    let window_from = item.published_at - SAME_STORY_WINDOW;
-    let window_to = item.published_at + SAME_STORY_WINDOW;
-    let candidates = sqlx::query!(
-        r#"SELECT event_id, title FROM articles
-           WHERE published_at BETWEEN $1 AND $2 ORDER BY published_at"#,
-        window_from,
-        window_to
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let existing = candidates
-        .into_iter()
-        .find(|c| title_key(&c.title) == key)
-        .map(|c| c.event_id);
+    // Which story: the most similar article sharing an LSH band key within the window
+    // (stories.rs has the rule), else a new event.
+    let story = Story::new(
+        &item.title,
+        item.summary.as_deref(),
+        story_entities(tags),
+        item.published_at,
+    );
+    let keys = stories::band_keys(&story.terms);
+    let candidates = story_store::candidates(&mut *conn, &story, &keys).await?;
+    let matched = stories::best_match(&story, &candidates);
     let kind = item.categories.first().map(|k| k.to_lowercase());
-    let event_id = match existing {
-        Some(id) => id,
+    let event_id = match &matched {
+        Some(m) => m.event_id,
         None => {
             sqlx::query_scalar!(
                 "INSERT INTO events (event_time, headline, kind) VALUES ($1, $2, $3) RETURNING id",
@@ -130,8 +138,10 @@ pub async fn store_item(
     )
     .fetch_one(&mut *conn)
     .await?;
+    story_store::save_assignment(&mut *conn, article_id, &story, &keys, matched.as_ref()).await?;
 
-    // The event's time and headline follow its earliest article.
+    // The event's time and headline follow its earliest article: an earlier article
+    // joining moves the event back.
     sqlx::query!(
         r#"UPDATE events e SET
              event_time = first.published_at,
@@ -151,23 +161,26 @@ pub async fn store_item(
     let mut t_rules = Vec::new();
     let mut t_texts = Vec::new();
     let mut t_amb = Vec::new();
+    let mut t_notes: Vec<Option<String>> = Vec::new();
     for t in &tags.tokens {
         if let Some(&id) = token_ids.get(&t.symbol) {
             t_ids.push(id);
             t_rules.push(t.rule.as_str().to_string());
             t_texts.push(t.matched_text.clone());
             t_amb.push(t.ambiguous);
+            t_notes.push(t.note.clone());
         }
     }
     sqlx::query!(
-        r#"INSERT INTO article_token_tags (article_id, token_id, rule, matched_text, ambiguous)
-           SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[], $5::bool[])
+        r#"INSERT INTO article_token_tags (article_id, token_id, rule, matched_text, ambiguous, note)
+           SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[], $5::bool[], $6::text[])
            ON CONFLICT DO NOTHING"#,
         article_id,
         &t_ids,
         &t_rules,
         &t_texts,
-        &t_amb
+        &t_amb,
+        &t_notes as &[Option<String>]
     )
     .execute(&mut *conn)
     .await?;

@@ -12,7 +12,15 @@
 //! - Ambiguous patterns (config/tagging.toml: AI, World, Render, ...) tag a token only in
 //!   those explicit forms. A bare match that keeps the pattern's exact spelling is kept
 //!   but flagged `ambiguous` and implies no categories; other bare matches are dropped.
+//! - Collisions (config/tagging.toml `[collisions]`: GRT, UNI, PAN) are tickers shared
+//!   with other assets or words. A bare one counts only when the same text also names
+//!   the token (its name or a non-ticker alias, spelled as in the taxonomy: "The Graph"
+//!   for GRT, "Uniswap" for UNI) or is about one of the token's categories (another
+//!   unambiguous token or a keyword of that category: GRT beside FET is The Graph);
+//!   otherwise it is kept but flagged `ambiguous`, with the collision's note as the
+//!   reason. `$GRT` and "The Graph (GRT)" always count.
 //! - In a headline written mostly in capitals, bare tickers are not trusted (flagged).
+//! - Every flagged tag carries a `note` saying why, stored and shown on the event page.
 //! - A token tag that is not ambiguous tags each of the token's categories (rule token).
 
 use std::collections::BTreeSet;
@@ -63,6 +71,8 @@ pub struct TokenTag {
     pub rule: TokenRule,
     pub matched_text: String,
     pub ambiguous: bool,
+    /// Why the tag is flagged ambiguous (None when it is not).
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,6 +128,8 @@ struct Pattern {
 /// A compiled tagger over a taxonomy. Build once, tag many texts.
 pub struct Tagger {
     tokens: Vec<TokenDef>,
+    /// Ticker to what it collides with.
+    collisions: std::collections::BTreeMap<String, String>,
     patterns: Vec<Pattern>,
     /// Automaton over case-sensitive patterns, and the pattern index of each entry.
     exact: (AhoCorasick, Vec<usize>),
@@ -186,6 +198,7 @@ impl Tagger {
         let folded = build(false);
         Tagger {
             tokens: tokens.to_vec(),
+            collisions: rules.collisions.clone(),
             patterns,
             exact,
             folded,
@@ -231,8 +244,7 @@ impl Tagger {
                     });
                 }
                 (kind, Some(ti), _) => {
-                    let Some((rule, ambiguous)) =
-                        self.token_rule(text, s, e, kind, ti, p, shouting)
+                    let Some((rule, note)) = self.token_rule(text, s, e, kind, ti, p, shouting)
                     else {
                         continue;
                     };
@@ -241,11 +253,15 @@ impl Tagger {
                         symbol: self.tokens[ti].symbol.clone(),
                         rule,
                         matched_text: matched.to_string(),
-                        ambiguous,
+                        ambiguous: note.is_some(),
+                        note,
                     });
                 }
                 _ => {}
             }
+        }
+        if !shouting {
+            self.confirm_collisions_by_context(&mut tags);
         }
         for t in &tags.tokens {
             if t.ambiguous {
@@ -268,7 +284,42 @@ impl Tagger {
         tags
     }
 
-    /// Decide how a token pattern matched, or that it does not count.
+    /// A colliding ticker also counts when the rest of the text is about one of the
+    /// token's categories: another unambiguous token of that category, or one of its
+    /// keywords ("NEAR and GRT follow FET lower" is The Graph).
+    fn confirm_collisions_by_context(&self, tags: &mut Tags) {
+        let categories_of = |symbol: &str| {
+            self.tokens
+                .iter()
+                .find(|d| d.symbol == symbol)
+                .map(|d| d.categories.clone())
+                .unwrap_or_default()
+        };
+        let context: BTreeSet<String> = tags
+            .tokens
+            .iter()
+            .filter(|t| !t.ambiguous)
+            .flat_map(|t| categories_of(&t.symbol))
+            .chain(
+                tags.categories
+                    .iter()
+                    .filter(|c| c.rule == CategoryRule::Keyword)
+                    .map(|c| c.slug.clone()),
+            )
+            .collect();
+        for t in tags.tokens.iter_mut() {
+            let colliding = t.ambiguous
+                && t.rule == TokenRule::Ticker
+                && self.collisions.contains_key(&t.matched_text);
+            if colliding && categories_of(&t.symbol).iter().any(|c| context.contains(c)) {
+                t.ambiguous = false;
+                t.note = None;
+            }
+        }
+    }
+
+    /// Decide how a token pattern matched, and why it is ambiguous if it is (`Some`
+    /// note), or that it does not count (`None`).
     #[allow(clippy::too_many_arguments)]
     fn token_rule(
         &self,
@@ -279,7 +330,7 @@ impl Tagger {
         ti: usize,
         p: &Pattern,
         shouting: bool,
-    ) -> Option<(TokenRule, bool)> {
+    ) -> Option<(TokenRule, Option<String>)> {
         let def = &self.tokens[ti];
         let tickers: Vec<&str> = std::iter::once(def.symbol.as_str())
             .chain(
@@ -308,19 +359,42 @@ impl Tagger {
                 names.iter().any(|n| before.ends_with(&n.to_lowercase()))
             });
         if cashtag {
-            return Some((TokenRule::Cashtag, false));
+            return Some((TokenRule::Cashtag, None));
         }
         if followed_by_ticker || ticker_after_name {
-            return Some((TokenRule::NameWithTicker, false));
+            return Some((TokenRule::NameWithTicker, None));
         }
         if p.ambiguous {
             // Keep a bare ambiguous match only when spelled exactly as the pattern, flagged.
-            return (text[s..e] == p.text).then_some((rule_of(kind), true));
+            let note = format!(
+                "“{}” is also a common word or name: it counts for {} only as ${} or “{} ({})”",
+                p.text, def.symbol, def.symbol, def.name, def.symbol
+            );
+            return (text[s..e] == p.text).then_some((rule_of(kind), Some(note)));
         }
-        if kind == PatternKind::Ticker && shouting {
-            return Some((TokenRule::Ticker, true));
+        if kind == PatternKind::Ticker {
+            if let Some(collision) = self.collisions.get(&p.text) {
+                let named = names
+                    .iter()
+                    .filter(|n| !is_all_caps(n) || n.contains(' '))
+                    .any(|n| contains_word(text, n));
+                if !named {
+                    let note = format!(
+                        "{}; {} is not named and nothing else in the text is about {}",
+                        collision,
+                        def.name,
+                        def.categories.join(" or ")
+                    );
+                    return Some((TokenRule::Ticker, Some(note)));
+                }
+            }
+            if shouting {
+                let note =
+                    "headline written in capitals: a capitalised word is no evidence of a ticker";
+                return Some((TokenRule::Ticker, Some(note.to_string())));
+            }
         }
-        Some((rule_of(kind), false))
+        Some((rule_of(kind), None))
     }
 }
 
@@ -337,6 +411,12 @@ fn is_word_boundary(text: &str, s: usize, e: usize) -> bool {
     let before = text[..s].chars().next_back();
     let after = text[e..].chars().next();
     !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+}
+
+/// Whether `word` occurs in `text` as a whole word, spelled exactly.
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word)
+        .any(|(s, m)| is_word_boundary(text, s, s + m.len()))
 }
 
 /// A text mostly in capitals, where capitalised words are no evidence of a ticker.
@@ -448,5 +528,159 @@ mod tests {
         assert!(tags.categories.iter().any(|c| c.slug == "payments"
             && c.rule == CategoryRule::Token
             && c.matched_text == "XRP"));
+    }
+
+    fn flagged<'a>(tags: &'a Tags, symbol: &str) -> Option<&'a TokenTag> {
+        tags.tokens
+            .iter()
+            .find(|t| t.symbol == symbol && t.ambiguous)
+    }
+
+    #[test]
+    fn grt_counts_when_the_graph_is_named_or_the_text_is_about_its_categories() {
+        let t = tagger();
+        let bare = t.tag("GRT surges 20% after exchange listing");
+        assert!(bare.symbols().is_empty(), "{bare:?}");
+        let f = flagged(&bare, "GRT").expect("bare GRT kept, flagged");
+        assert_eq!(
+            (f.rule, f.matched_text.as_str()),
+            (TokenRule::Ticker, "GRT")
+        );
+        assert!(
+            f.note
+                .as_deref()
+                .unwrap()
+                .starts_with("GRT is also the ticker"),
+            "{f:?}"
+        );
+        assert!(
+            !bare.slugs().contains(&"ai"),
+            "a flagged tag implies no category"
+        );
+
+        assert_eq!(t.tag("The Graph's GRT surges 20%").symbols(), vec!["GRT"]);
+        assert_eq!(t.tag("$GRT surges 20%").symbols(), vec!["GRT"]);
+        let named = t.tag("The Graph (GRT) surges 20%");
+        assert!(named
+            .tokens
+            .iter()
+            .all(|x| x.rule == TokenRule::NameWithTicker && !x.ambiguous));
+        // Beside other AI tokens, GRT is The Graph.
+        assert_eq!(
+            t.tag("NEAR and GRT follow FET lower").symbols(),
+            vec!["FET", "GRT", "NEAR"]
+        );
+        // "the graph" in prose is not the token.
+        assert!(t
+            .tag("the graph shows bitcoin outflows")
+            .tokens
+            .iter()
+            .all(|x| x.symbol != "GRT"));
+        let title_case = t.tag("The Graph Shows Bitcoin Outflows");
+        let g = flagged(&title_case, "GRT").expect("The Graph in title case is flagged");
+        assert!(g.note.is_some());
+    }
+
+    #[test]
+    fn near_the_ticker_is_not_near_the_word() {
+        let t = tagger();
+        assert_eq!(t.tag("Bitcoin trades near $100K").symbols(), vec!["BTC"]);
+        assert!(t.tag("Near-term outlook dims for miners").tokens.is_empty());
+        assert_eq!(t.tag("NEAR jumps 12% on AI hype").symbols(), vec!["NEAR"]);
+        let shout = t.tag("BITCOIN TRADES NEAR RECORD HIGH");
+        let f = flagged(&shout, "NEAR").expect("flagged in an all-capitals headline");
+        assert!(f.note.as_deref().unwrap().contains("capitals"));
+    }
+
+    #[test]
+    fn trx_never_matches_inside_a_word() {
+        let t = tagger();
+        for text in [
+            "The MATRIX reloaded",
+            "Matrixport raises funds",
+            "TRXUSDT volume",
+            "METRX",
+        ] {
+            assert!(
+                t.tag(text).tokens.iter().all(|x| x.symbol != "TRX"),
+                "{text}"
+            );
+        }
+        assert_eq!(t.tag("TRX-USDT pair halted").symbols(), vec!["TRX"]);
+        let cash = t.tag("$TRX rallies");
+        assert_eq!(cash.tokens[0].rule, TokenRule::Cashtag);
+    }
+
+    #[test]
+    fn uni_needs_uniswap_or_defi_context() {
+        let t = tagger();
+        assert!(t
+            .tag("uni students mine bitcoin")
+            .tokens
+            .iter()
+            .all(|x| x.symbol != "UNI"));
+        let bare = t.tag("UNI students mine bitcoin in dorms");
+        let f = flagged(&bare, "UNI").expect("flagged");
+        assert!(f.note.as_deref().unwrap().contains("university"));
+        assert_eq!(t.tag("Uniswap's UNI jumps 8%").symbols(), vec!["UNI"]);
+        assert_eq!(
+            t.tag("UNI and AAVE rally as DeFi heats up").symbols(),
+            vec!["AAVE", "UNI"]
+        );
+    }
+
+    #[test]
+    fn pan_is_flagged_unless_explicit() {
+        // PAN is not in the shipped taxonomy; a taxonomy that adds it gets the collision.
+        let mut tokens = parse_taxonomy(BUILTIN_TAXONOMY, "taxonomy.csv").unwrap();
+        tokens.push(TokenDef {
+            symbol: "PAN".into(),
+            name: "Panvala".into(),
+            categories: vec!["governance".into()],
+            aliases: vec![],
+        });
+        let rules = parse_tagging(BUILTIN_TAGGING, "tagging.toml").unwrap();
+        let t = Tagger::new(&tokens, &rules);
+        let card = t.tag("India links PAN card to crypto tax reports");
+        assert!(card.symbols().is_empty());
+        assert!(flagged(&card, "PAN")
+            .unwrap()
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("PAN card"));
+        assert!(t.tag("Pan-African exchange opens").tokens.is_empty());
+        assert_eq!(t.tag("Panvala (PAN) relaunches").symbols(), vec!["PAN"]);
+        assert_eq!(t.tag("$PAN relaunches").symbols(), vec!["PAN"]);
+    }
+
+    #[test]
+    fn event_type_categories_come_from_the_tagging_file() {
+        let t = tagger();
+        let cases = [
+            (
+                "Bybit hacked for about 1.5 billion dollars in ether",
+                "hacks",
+            ),
+            ("SEC approves the first spot bitcoin ETFs", "etf"),
+            (
+                "SEC agrees to drop its lawsuit against Coinbase",
+                "regulation",
+            ),
+            ("Binance announces listing of PENGU", "listings"),
+            ("Fed cuts rates but signals fewer cuts", "macro"),
+            ("Ethereum layer-2 fees fall", "layer-2"),
+            ("A new layer-1 launches mainnet", "layer-1"),
+            ("Nvidia GPU sales beat forecasts", "ai"),
+        ];
+        for (text, slug) in cases {
+            let tags = t.tag(text);
+            let c = tags
+                .categories
+                .iter()
+                .find(|c| c.slug == slug && c.rule == CategoryRule::Keyword)
+                .unwrap_or_else(|| panic!("{text}: no {slug} keyword tag in {tags:?}"));
+            assert!(text.contains(&c.matched_text), "{c:?}");
+        }
     }
 }

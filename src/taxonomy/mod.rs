@@ -46,6 +46,10 @@ pub struct TaggingRules {
     /// Category slug to keywords.
     #[serde(default)]
     pub keywords: BTreeMap<String, Vec<String>>,
+    /// Tickers shared with other assets or words, and what they collide with: a bare
+    /// match counts only when the text also names the token.
+    #[serde(default)]
+    pub collisions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +153,8 @@ pub fn category_name(slug: &str) -> String {
         "dex" => "DEX".to_string(),
         "rwa" => "RWA".to_string(),
         "depin" => "DePIN".to_string(),
+        "etf" => "ETFs".to_string(),
+        "hacks" => "Hacks and exploits".to_string(),
         _ => {
             let words = slug.replace('-', " ");
             let mut chars = words.chars();

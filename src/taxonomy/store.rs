@@ -1,5 +1,5 @@
 //! SQL for the taxonomy tables: tokens, token_aliases, categories, token_categories,
-//! category_keywords, ambiguous_patterns.
+//! category_keywords, ambiguous_patterns, tagging_collisions.
 
 use std::collections::BTreeSet;
 
@@ -134,6 +134,22 @@ pub async fn save(
     .execute(&mut *tx)
     .await?;
 
+    sqlx::query!("DELETE FROM tagging_collisions")
+        .execute(&mut *tx)
+        .await?;
+    let (patterns, notes): (Vec<String>, Vec<String>) = rules
+        .collisions
+        .iter()
+        .map(|(p, n)| (p.clone(), n.clone()))
+        .unzip();
+    sqlx::query!(
+        "INSERT INTO tagging_collisions (pattern, note) SELECT * FROM UNNEST($1::text[], $2::text[])",
+        &patterns,
+        &notes
+    )
+    .execute(&mut *tx)
+    .await?;
+
     tx.commit().await
 }
 
@@ -188,5 +204,12 @@ pub async fn load_rules(pool: &PgPool) -> Result<TaggingRules, sqlx::Error> {
     for r in rows {
         rules.keywords.entry(r.slug).or_default().push(r.keyword);
     }
+    rules.collisions =
+        sqlx::query!("SELECT pattern, note FROM tagging_collisions ORDER BY pattern")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.pattern, r.note))
+            .collect();
     Ok(rules)
 }

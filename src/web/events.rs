@@ -658,6 +658,36 @@ pub struct ArticleView {
     pub source: String,
     pub published: String,
     pub summary: String,
+    /// Why the article is in this event (stories), or empty when not recorded.
+    pub story: String,
+}
+
+/// One article's tags and why each was made ("Why these tags").
+pub struct ArticleTagsView {
+    pub title: String,
+    pub source: String,
+    pub tags: Vec<WhyTagView>,
+}
+
+pub struct WhyTagView {
+    pub label: String,
+    pub matched: String,
+    pub rule: String,
+    pub ambiguous: bool,
+    pub note: String,
+}
+
+/// In words: why an article is in its event.
+fn story_reason(reason: Option<&str>, similarity: Option<f64>, matched: Option<&str>) -> String {
+    match (reason, similarity, matched) {
+        (Some("new"), _, _) => "first article of this story".to_string(),
+        (Some("similar"), Some(s), Some(title)) => {
+            format!("joined: similarity {s:.2} with “{title}”")
+        }
+        (Some("similar"), Some(s), None) => format!("joined: similarity {s:.2}"),
+        (Some("split"), _, _) => "moved here by a split".to_string(),
+        _ => String::new(),
+    }
 }
 
 pub struct TagView {
@@ -750,6 +780,7 @@ pub struct EventPage {
     pub time: String,
     pub kind: String,
     pub articles: Vec<ArticleView>,
+    pub why_tags: Vec<ArticleTagsView>,
     pub token_tags: Vec<TagView>,
     pub category_tags: Vec<TagView>,
     pub has_run: bool,
@@ -802,8 +833,11 @@ async fn show(
     let label = |w: Window| w.label(interval);
 
     let articles = sqlx::query!(
-        r#"SELECT a.title, a.canonical_url, a.published_at, a.summary, s.name AS source
+        r#"SELECT a.title, a.canonical_url, a.published_at, a.summary, s.name AS source,
+                  st.reason AS "reason?", st.similarity, m.title AS "matched_title?"
            FROM articles a JOIN sources s ON s.id = a.source_id
+           LEFT JOIN article_stories st ON st.article_id = a.id
+           LEFT JOIN articles m ON m.id = st.matched_article_id
            WHERE a.event_id = $1 ORDER BY a.published_at, a.id"#,
         id
     )
@@ -811,6 +845,11 @@ async fn show(
     .await?
     .into_iter()
     .map(|a| ArticleView {
+        story: story_reason(
+            a.reason.as_deref(),
+            a.similarity,
+            a.matched_title.as_deref(),
+        ),
         title: a.title,
         url: a.canonical_url,
         source: a.source,
@@ -818,6 +857,55 @@ async fn show(
         summary: a.summary.unwrap_or_default(),
     })
     .collect();
+
+    // Why these tags: every tag of every article, with the text and rule behind it.
+    let mut why_tags: Vec<ArticleTagsView> = Vec::new();
+    let mut index: BTreeMap<i64, usize> = BTreeMap::new();
+    for r in sqlx::query!(
+        r#"SELECT a.id, a.title, s.name AS source FROM articles a
+           JOIN sources s ON s.id = a.source_id
+           WHERE a.event_id = $1 ORDER BY a.published_at, a.id"#,
+        id
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        index.insert(r.id, why_tags.len());
+        why_tags.push(ArticleTagsView {
+            title: r.title,
+            source: r.source,
+            tags: Vec::new(),
+        });
+    }
+    let tag_rows = sqlx::query!(
+        r#"SELECT g.article_id AS "article_id!", t.symbol || ' (' || t.name || ')' AS "label!",
+                  g.matched_text AS "matched_text!", g.rule AS "rule!", g.ambiguous AS "ambiguous!",
+                  g.note AS "note?"
+           FROM article_token_tags g JOIN tokens t ON t.id = g.token_id
+           JOIN articles a ON a.id = g.article_id
+           WHERE a.event_id = $1
+           UNION ALL
+           SELECT g.article_id, c.name, g.matched_text, g.rule, false, NULL
+           FROM article_category_tags g JOIN categories c ON c.id = g.category_id
+           JOIN articles a ON a.id = g.article_id
+           WHERE a.event_id = $1
+           ORDER BY 1, 5, 2, 3"#,
+        id
+    )
+    .fetch_all(pool)
+    .await?;
+    for r in tag_rows {
+        let Some(&i) = index.get(&r.article_id) else {
+            continue;
+        };
+        why_tags[i].tags.push(WhyTagView {
+            label: r.label,
+            matched: r.matched_text,
+            rule: r.rule,
+            ambiguous: r.ambiguous,
+            note: r.note.unwrap_or_default(),
+        });
+    }
 
     let token_tags = sqlx::query!(
         r#"SELECT DISTINCT t.symbol, t.name, g.rule AS "rule!", g.matched_text AS "matched_text!",
@@ -1228,6 +1316,7 @@ async fn show(
         time: utc(event.event_time),
         kind: event.kind.unwrap_or_default(),
         articles,
+        why_tags,
         token_tags,
         category_tags,
         has_run: run_id.is_some(),
