@@ -22,7 +22,12 @@ async fn main() -> std::process::ExitCode {
         Err(e) => {
             // One line: the error and its causes.
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            // 2: some sources failed (documented exit code of `ingest` and `sources check`).
+            if e.downcast_ref::<cli::ingest::SourcesFailed>().is_some() {
+                std::process::ExitCode::from(2)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

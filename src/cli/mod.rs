@@ -1,6 +1,9 @@
 //! The command line: argument definitions and what each command does.
 
 pub mod demo;
+pub mod ingest;
+pub mod sources;
+pub mod worker;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,7 +13,6 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::{Database, DbOptions};
-use crate::ingest::{self, FeedLocation};
 use crate::prices::{self, BarInterval};
 use crate::study::model::Model;
 use crate::study::universe::{Proxy, ReturnKind};
@@ -58,15 +60,28 @@ impl DbArgs {
 pub enum Command {
     /// Apply the database migrations (every command also does this first).
     Migrate,
-    /// Fetch an RSS/Atom/JSON feed (URL or file), store new articles, tag them.
+    /// Fetch the configured sources once (all enabled ones, or those named with
+    /// --source), or one ad-hoc feed with --feed; store new articles, tag them.
+    /// Exit codes: 0 ok, 1 usage/configuration/database error, 2 some sources failed.
     Ingest {
-        /// Feed URL (http/https) or file path.
-        #[arg(long, value_name = "URL|FILE")]
-        feed: String,
-        /// Source name to show [default: the feed's title].
-        #[arg(long)]
+        /// Ad-hoc feed URL (http/https) or file path, instead of the sources file.
+        #[arg(long, value_name = "URL|FILE", conflicts_with = "source")]
+        feed: Option<String>,
+        /// Source name to show for --feed [default: the feed's title].
+        #[arg(long, requires = "feed")]
         source_name: Option<String>,
+        /// Only this source from the sources file (repeatable).
+        #[arg(long, value_name = "NAME")]
+        source: Vec<String>,
+        #[command(flatten)]
+        sources_file: sources::SourcesFileArg,
     },
+    /// News sources: list them with their health, or check one.
+    #[command(subcommand)]
+    Sources(sources::SourcesCommand),
+    /// Poll each enabled source at its own interval until Ctrl-C or SIGTERM. Several
+    /// workers (on one machine or many) can share one database.
+    Worker(worker::WorkerArgs),
     /// Price bars.
     #[command(subcommand)]
     Prices(PricesCommand),
@@ -78,6 +93,11 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Do not run the ingest worker inside the server.
+        #[arg(long)]
+        no_worker: bool,
+        #[command(flatten)]
+        worker: worker::WorkerArgs,
     },
     /// Load the demo data (curated events, 82 tokens' hourly prices), run the study, serve.
     Demo(demo::DemoArgs),
@@ -226,7 +246,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing::debug!("using {}", db.describe());
     let result = match cli.command {
         // Serving commands shut down gracefully on their own.
-        command @ (Command::Serve { .. } | Command::Demo(_)) => execute(&db, command).await,
+        command @ (Command::Serve { .. } | Command::Demo(_) | Command::Worker(_)) => {
+            execute(&db, command).await
+        }
         command => until_interrupted(execute(&db, command)).await,
     };
     db.close().await;
@@ -240,18 +262,19 @@ async fn execute(db: &Database, command: Command) -> anyhow::Result<()> {
         Command::Migrate => {
             println!("database is up to date ({})", db.describe());
         }
-        Command::Ingest { feed, source_name } => {
-            let client = ingest::feed::http_client()?;
-            let location = FeedLocation::parse(&feed);
-            let r = ingest::ingest_feed(pool, &client, &location, source_name.as_deref()).await?;
-            println!(
-                "{feed}: {} items, {} new, {} already stored, {} skipped",
-                r.fetched,
-                r.new,
-                r.duplicates,
-                r.skipped.len()
-            );
-        }
+        Command::Ingest {
+            feed: Some(feed),
+            source_name,
+            ..
+        } => ingest::feed(pool, &feed, source_name.as_deref()).await?,
+        Command::Ingest {
+            feed: None,
+            source,
+            sources_file,
+            ..
+        } => ingest::sources(pool, &source, &sources_file).await?,
+        Command::Sources(command) => sources::execute(pool, command).await?,
+        Command::Worker(args) => worker::run(db, &args).await?,
         Command::Prices(PricesCommand::Import {
             path,
             symbol,
@@ -291,9 +314,11 @@ async fn execute(db: &Database, command: Command) -> anyhow::Result<()> {
                 r.run_id, r.events, r.computed, r.scored
             );
         }
-        Command::Serve { addr } => {
-            serve(db, addr).await?;
-        }
+        Command::Serve {
+            addr,
+            no_worker,
+            worker,
+        } => worker::serve(db, addr, no_worker, &worker).await?,
         Command::Demo(args) => {
             demo::run(db, &args).await?;
         }
