@@ -28,7 +28,7 @@ async fn claim(pool: &PgPool, name: &str) -> SourceRow {
         .await
         .unwrap()
     {
-        NamedClaim::Claimed(s) => s,
+        NamedClaim::Claimed(s) => *s,
         other => panic!("{name}: {other:?}"),
     }
 }

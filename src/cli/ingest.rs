@@ -59,7 +59,7 @@ pub async fn sources(pool: &PgPool, names: &[String], file: &SourcesFileArg) -> 
     for name in &names {
         let source =
             match source_store::claim_named(pool, name, &worker, ONE_SHOT_LEASE_SECS).await? {
-                NamedClaim::Claimed(s) => s,
+                NamedClaim::Claimed(s) => *s,
                 NamedClaim::Busy { by } => {
                     println!("{name}: skipped, being fetched by {by}");
                     continue;

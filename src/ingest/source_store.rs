@@ -185,7 +185,7 @@ pub async fn claim_next(
 /// Result of claiming one named source.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NamedClaim {
-    Claimed(SourceRow),
+    Claimed(Box<SourceRow>),
     /// Another worker holds it.
     Busy {
         by: String,
@@ -216,7 +216,7 @@ pub async fn claim_named(
     .fetch_optional(pool)
     .await?;
     if let Some(r) = raw {
-        return Ok(NamedClaim::Claimed(r.into_row()));
+        return Ok(NamedClaim::Claimed(Box::new(r.into_row())));
     }
     let holder = sqlx::query_scalar!("SELECT claimed_by FROM sources WHERE name = $1", name)
         .fetch_optional(pool)
