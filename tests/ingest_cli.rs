@@ -57,7 +57,7 @@ async fn ingest_exit_codes_and_a_failing_source_does_not_stop_the_others() {
     let base = spawn(news_site(Log::default())).await;
     let dir = tempfile::tempdir().unwrap();
 
-    // One broken source among good ones: exit 2, the others stored.
+    // One broken source among good ones: exit 3, the others stored.
     let text = format!(
         "{}{}",
         sources_toml(&base),
@@ -71,7 +71,7 @@ async fn ingest_exit_codes_and_a_failing_source_does_not_stop_the_others() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(
         stdout.contains(&format!(
             "broken: FAILED: {base}/truncated.xml: not a valid"
@@ -179,7 +179,7 @@ async fn sources_check_prints_what_it_would_ingest_and_stores_nothing() {
         .arg(&broken)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("broken: FAILED: "));
 
     // list shows every source with its health.

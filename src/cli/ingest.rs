@@ -1,8 +1,9 @@
 //! `catalyst ingest`: one-shot ingest of configured sources (for cron and systemd
 //! timers), or of one ad-hoc feed with `--feed`.
 //!
-//! Exit codes: 0 every source ran (ok or not modified); 1 usage, configuration or
-//! database error; 2 at least one source failed (the others still ran).
+//! Exit codes: 0 every source ran (ok or not modified); 1 configuration or database
+//! error; 2 command-line error (clap's); 3 at least one source failed (the others still
+//! ran).
 
 use sqlx::PgPool;
 
@@ -13,7 +14,7 @@ use crate::ingest::{self, FeedLocation};
 
 use super::sources::SourcesFileArg;
 
-/// Some sources failed: the process exits with code 2.
+/// Some sources failed: the process exits with code 3.
 #[derive(Debug, thiserror::Error)]
 #[error("{failed} of {total} sources failed")]
 pub struct SourcesFailed {

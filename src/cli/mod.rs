@@ -62,7 +62,8 @@ pub enum Command {
     Migrate,
     /// Fetch the configured sources once (all enabled ones, or those named with
     /// --source), or one ad-hoc feed with --feed; store new articles, tag them.
-    /// Exit codes: 0 ok, 1 usage/configuration/database error, 2 some sources failed.
+    /// Exit codes: 0 ok, 1 configuration/database error, 2 command-line error, 3 some
+    /// sources failed (the others still ran).
     Ingest {
         /// Ad-hoc feed URL (http/https) or file path, instead of the sources file.
         #[arg(long, value_name = "URL|FILE", conflicts_with = "source")]

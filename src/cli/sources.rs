@@ -65,7 +65,7 @@ pub enum SourcesCommand {
         file: SourcesFileArg,
     },
     /// Fetch and parse one source without storing anything; print what it would ingest
-    /// and any problems. Exit 2 when the source cannot be fetched or parsed.
+    /// and any problems. Exit 3 when the source cannot be fetched or parsed.
     Check {
         /// Source name, as in the sources file.
         name: String,
