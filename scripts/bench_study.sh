@@ -28,7 +28,7 @@ run_set() {  # $1: label, $2: price dir, $3: events
   local pg="$work/pg-$1"
   # A long-lived `serve` keeps the private cluster up, so the timed commands don't
   # include starting it.
-  RUST_LOG=warn "$BIN" --pg-dir "$pg" serve --addr 127.0.0.1:0 >/dev/null 2>&1 &
+  RUST_LOG=warn "$BIN" --pg-dir "$pg" serve --no-worker --addr 127.0.0.1:0 >/dev/null 2>&1 &
   holder=$!
   for _ in $(seq 50); do [ -S "$pg/.s.PGSQL.5432" ] && break; sleep 0.2; done
   python3 scripts/gen_study_inputs.py events "$3" "$work/events-$1.rss"

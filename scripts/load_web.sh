@@ -24,7 +24,7 @@ trap cleanup EXIT
 
 pg="$work/pg"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUST_LOG=warn "$BIN" --pg-dir "$pg" serve --addr "127.0.0.1:$port" >/dev/null 2>&1 &
+RUST_LOG=warn "$BIN" --pg-dir "$pg" serve --no-worker --addr "127.0.0.1:$port" >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 python3 scripts/gen_study_inputs.py events "$EVENTS" "$work/events.rss"

@@ -12,3 +12,4 @@ pub mod prices;
 pub mod study;
 pub mod taxonomy;
 pub mod web;
+pub mod worker;

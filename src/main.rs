@@ -48,7 +48,13 @@ async fn main() -> std::process::ExitCode {
         Err(e) => {
             // One line: the error and its causes.
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            // 3: some sources failed (documented exit code of `ingest` and `sources check`);
+            // 2 stays clap's, for command-line errors.
+            if e.downcast_ref::<cli::ingest::SourcesFailed>().is_some() {
+                std::process::ExitCode::from(3)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

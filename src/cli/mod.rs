@@ -4,6 +4,9 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod events;
+pub mod ingest;
+pub mod sources;
+pub mod worker;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,7 +16,6 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::{Database, DbOptions};
-use crate::ingest::{self, FeedLocation};
 use crate::prices::{self, BarInterval};
 use crate::study::model::Model;
 use crate::study::universe::{Proxy, ReturnKind};
@@ -63,7 +65,7 @@ impl Cli {
             config: self.config.clone(),
             pg_dir: self.db.pg_dir.clone(),
             addr: match &self.command {
-                Command::Serve { addr } => *addr,
+                Command::Serve { addr, .. } => *addr,
                 Command::Demo(d) => d.addr,
                 _ => None,
             },
@@ -83,15 +85,29 @@ fn db_options(settings: &Settings) -> DbOptions {
 pub enum Command {
     /// Apply the database migrations (every command also does this first).
     Migrate,
-    /// Fetch an RSS/Atom/JSON feed (URL or file), store new articles, tag them.
+    /// Fetch the configured sources once (all enabled ones, or those named with
+    /// --source), or one ad-hoc feed with --feed; store new articles, tag them.
+    /// Exit codes: 0 ok, 1 configuration/database error, 2 command-line error, 3 some
+    /// sources failed (the others still ran).
     Ingest {
-        /// Feed URL (http/https) or file path.
-        #[arg(long, value_name = "URL|FILE")]
-        feed: String,
-        /// Source name to show [default: the feed's title].
-        #[arg(long)]
+        /// Ad-hoc feed URL (http/https) or file path, instead of the sources file.
+        #[arg(long, value_name = "URL|FILE", conflicts_with = "source")]
+        feed: Option<String>,
+        /// Source name to show for --feed [default: the feed's title].
+        #[arg(long, requires = "feed")]
         source_name: Option<String>,
+        /// Only this source from the sources file (repeatable).
+        #[arg(long, value_name = "NAME")]
+        source: Vec<String>,
+        #[command(flatten)]
+        sources_file: sources::SourcesFileArg,
     },
+    /// News sources: list them with their health, or check one.
+    #[command(subcommand)]
+    Sources(sources::SourcesCommand),
+    /// Poll each enabled source at its own interval until Ctrl-C or SIGTERM. Several
+    /// workers (on one machine or many) can share one database.
+    Worker(worker::WorkerArgs),
     /// Price bars.
     #[command(subcommand)]
     Prices(PricesCommand),
@@ -104,6 +120,11 @@ pub enum Command {
         /// Address to listen on [env CATALYST_ADDR; default: 127.0.0.1:8080].
         #[arg(long)]
         addr: Option<SocketAddr>,
+        /// Do not run the ingest worker inside the server.
+        #[arg(long)]
+        no_worker: bool,
+        #[command(flatten)]
+        worker: worker::WorkerArgs,
     },
     /// Load the demo data (curated events, 82 tokens' hourly prices), run the study, serve.
     Demo(demo::DemoArgs),
@@ -272,7 +293,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     tracing::debug!("using {}", db.describe());
     let result = match cli.command {
         // Serving commands shut down gracefully on their own.
-        command @ (Command::Serve { .. } | Command::Demo(_)) => {
+        command @ (Command::Serve { .. } | Command::Demo(_) | Command::Worker(_)) => {
             execute(&db, &settings, command).await
         }
         command => until_interrupted(execute(&db, &settings, command)).await,
@@ -288,18 +309,19 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
         Command::Migrate => {
             println!("database is up to date ({})", db.describe());
         }
-        Command::Ingest { feed, source_name } => {
-            let client = ingest::feed::http_client()?;
-            let location = FeedLocation::parse(&feed);
-            let r = ingest::ingest_feed(pool, &client, &location, source_name.as_deref()).await?;
-            println!(
-                "{feed}: {} items, {} new, {} already stored, {} skipped",
-                r.fetched,
-                r.new,
-                r.duplicates,
-                r.skipped.len()
-            );
-        }
+        Command::Ingest {
+            feed: Some(feed),
+            source_name,
+            ..
+        } => ingest::feed(pool, &feed, source_name.as_deref()).await?,
+        Command::Ingest {
+            feed: None,
+            source,
+            sources_file,
+            ..
+        } => ingest::sources(pool, &source, &sources_file).await?,
+        Command::Sources(command) => sources::execute(pool, command).await?,
+        Command::Worker(args) => worker::run(db, &args).await?,
         Command::Prices(PricesCommand::Import {
             path,
             symbol,
@@ -339,9 +361,9 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
                 r.run_id, r.events, r.computed, r.scored
             );
         }
-        Command::Serve { .. } => {
-            serve(db, settings).await?;
-        }
+        Command::Serve {
+            no_worker, worker, ..
+        } => worker::serve(db, settings, no_worker, &worker).await?,
         Command::Demo(args) => {
             demo::run(db, settings, &args).await?;
         }
@@ -403,11 +425,10 @@ pub async fn ensure_taxonomy(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serve until Ctrl-C or SIGTERM, then finish in-flight requests. Pages read through
-/// the read-only connection when one is configured.
-pub async fn serve(db: &Database, settings: &Settings) -> anyhow::Result<()> {
-    let addr = settings.addr.value;
-    let pool = match &settings.web_database_url.value {
+/// The pool the web pages read through: the read-only connection when one is
+/// configured, else the main one.
+pub async fn web_pool(db: &Database, settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
+    Ok(match &settings.web_database_url.value {
         Some(url) => {
             let pool = crate::db::connect(url)
                 .await
@@ -416,9 +437,14 @@ pub async fn serve(db: &Database, settings: &Settings) -> anyhow::Result<()> {
             pool
         }
         None => db.pool.clone(),
-    };
+    })
+}
+
+/// Serve until Ctrl-C or SIGTERM, then finish in-flight requests.
+pub async fn serve(db: &Database, settings: &Settings) -> anyhow::Result<()> {
+    let addr = settings.addr.value;
     web::serve(
-        pool,
+        web_pool(db, settings).await?,
         addr,
         |bound| {
             println!("Catalyst is serving on http://{bound}/  (Ctrl-C to stop)");

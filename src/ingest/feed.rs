@@ -171,6 +171,8 @@ pub struct NewsItem {
     pub author: Option<String>,
     /// The item's categories as the feed gives them (used as the event kind).
     pub categories: Vec<String>,
+    /// Tickers the article page declares about itself (see `article`); empty for feeds.
+    pub declared_tickers: Vec<String>,
 }
 
 /// A parsed feed: its title, its usable items, and why the others were skipped.
@@ -185,6 +187,12 @@ pub struct ParsedFeed {
 /// any identity (link or id) are skipped with a reason; a document that is not a feed is
 /// an error naming `input`.
 pub fn parse(bytes: &[u8], input: &str) -> Result<ParsedFeed, FeedError> {
+    parse_at(bytes, input, chrono::Utc::now())
+}
+
+/// [`parse`] with the clock given: items dated after `now` (beyond a small skew) or
+/// before 2009 are skipped with the reason.
+pub fn parse_at(bytes: &[u8], input: &str, now: DateTime<Utc>) -> Result<ParsedFeed, FeedError> {
     let feed = feed_rs::parser::Builder::new()
         .sanitize_content(false)
         .build()
@@ -212,6 +220,11 @@ pub fn parse(bytes: &[u8], input: &str) -> Result<ParsedFeed, FeedError> {
                 .push(format!("item {position} ({title}): no publication date"));
             continue;
         };
+        if let Some(why) = super::published::implausible(published_at, now) {
+            out.skipped
+                .push(format!("item {position} ({title}): {why}"));
+            continue;
+        }
         let url = entry.links.iter().find_map(|l| canonical_url(&l.href));
         // feed-rs invents an id (a hash) for items without one; an empty id means none.
         let guid = Some(entry.id.trim().to_string()).filter(|g| !g.is_empty());
@@ -240,6 +253,7 @@ pub fn parse(bytes: &[u8], input: &str) -> Result<ParsedFeed, FeedError> {
             published_at,
             author,
             categories,
+            declared_tickers: Vec::new(),
         });
     }
     Ok(out)

@@ -1,7 +1,15 @@
 //! Ingest: fetch a feed, parse it, tag its items, store new articles and their events.
 
+pub mod article;
+pub mod charset;
 pub mod feed;
+pub mod http;
+pub mod listing;
 pub mod normalize;
+pub mod published;
+pub mod run;
+pub mod source_store;
+pub mod sources;
 pub mod store;
 pub mod stories;
 pub mod story_store;
@@ -20,6 +28,10 @@ pub enum IngestError {
     Feed(#[from] feed::FeedError),
     #[error("database error while ingesting {input}: {source}")]
     Db { input: String, source: sqlx::Error },
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+    #[error("{0}")]
+    Source(String),
 }
 
 /// Counts from one ingest run.

@@ -1,0 +1,155 @@
+//! The background worker: a loop that claims due jobs from PostgreSQL, runs them, and
+//! sleeps until the next one is due. Several workers, on one machine or many, share the
+//! work through job claims (`FOR UPDATE SKIP LOCKED` plus a lease, see
+//! `ingest::source_store::claim_next`), so a job runs on one worker at a time.
+//!
+//! Job kinds are the [`JobKind`] enum: to add one (price upkeep, say), add a variant, its
+//! claim-and-run in [`JobKind::run_one`] and its wake-up time in [`JobKind::next_due`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::ingest::http::Fetcher;
+use crate::ingest::{run, source_store};
+
+/// The kinds of periodic job a worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Poll one due news source.
+    Ingest,
+}
+
+/// What every job needs.
+pub struct Context {
+    pub pool: PgPool,
+    pub fetcher: Arc<Fetcher>,
+    pub worker_id: String,
+    pub lease: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("database error in the worker: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl JobKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::Ingest => "ingest",
+        }
+    }
+
+    /// Claim and run one due job of this kind; `false` when none was due.
+    pub async fn run_one(self, ctx: &Context) -> Result<bool, WorkerError> {
+        match self {
+            JobKind::Ingest => {
+                let Some(source) =
+                    source_store::claim_next(&ctx.pool, &ctx.worker_id, ctx.lease.as_secs_f64())
+                        .await?
+                else {
+                    return Ok(false);
+                };
+                run::run_source(&ctx.pool, &ctx.fetcher, &source, &ctx.worker_id).await;
+                Ok(true)
+            }
+        }
+    }
+
+    /// When a job of this kind may next be due, if ever.
+    pub async fn next_due(
+        self,
+        ctx: &Context,
+    ) -> Result<Option<chrono::DateTime<Utc>>, WorkerError> {
+        match self {
+            JobKind::Ingest => Ok(source_store::next_wakeup(&ctx.pool).await?),
+        }
+    }
+
+    /// Give back every claim this worker holds.
+    pub async fn release(self, ctx: &Context) -> Result<u64, WorkerError> {
+        match self {
+            JobKind::Ingest => Ok(source_store::release_all(&ctx.pool, &ctx.worker_id).await?),
+        }
+    }
+}
+
+/// The longest a worker sleeps between looks at the queue (new sources, changed config).
+pub const MAX_IDLE: Duration = Duration::from_secs(30);
+/// The shortest, so a busy queue is not polled in a tight loop.
+pub const MIN_IDLE: Duration = Duration::from_millis(200);
+
+/// A worker id unique across machines: host, process, and a random suffix.
+pub fn worker_id(prefix: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!(
+        "{prefix}:{host}:{}:{:04x}",
+        std::process::id(),
+        fastrand::u16(..)
+    )
+}
+
+/// Run jobs until `stop` turns true. The job in hand is finished first; then this
+/// worker's claims are released.
+pub async fn run(
+    ctx: &Context,
+    kinds: &[JobKind],
+    mut stop: watch::Receiver<bool>,
+) -> Result<u64, WorkerError> {
+    let mut jobs = 0u64;
+    tracing::info!(worker = %ctx.worker_id, "worker started");
+    'outer: loop {
+        let mut worked = false;
+        for kind in kinds {
+            if *stop.borrow() {
+                break 'outer;
+            }
+            match kind.run_one(ctx).await {
+                Ok(true) => {
+                    worked = true;
+                    jobs += 1;
+                }
+                Ok(false) => {}
+                // A database hiccup must not end the worker: log, wait, try again.
+                Err(e) => tracing::error!(job = kind.name(), "{e}"),
+            }
+        }
+        if worked {
+            continue;
+        }
+        let mut next = None;
+        for kind in kinds {
+            if let Ok(Some(t)) = kind.next_due(ctx).await {
+                next = Some(next.map_or(t, |n: chrono::DateTime<Utc>| n.min(t)));
+            }
+        }
+        let idle = next
+            .and_then(|t| (t - Utc::now()).to_std().ok())
+            .unwrap_or(MIN_IDLE)
+            .clamp(MIN_IDLE, MAX_IDLE);
+        tokio::select! {
+            _ = tokio::time::sleep(idle) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    for kind in kinds {
+        match kind.release(ctx).await {
+            Ok(n) if n > 0 => tracing::info!(job = kind.name(), released = n, "claims released"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(job = kind.name(), "could not release claims: {e}"),
+        }
+    }
+    tracing::info!(worker = %ctx.worker_id, jobs, "worker stopped");
+    Ok(jobs)
+}

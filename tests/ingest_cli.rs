@@ -1,0 +1,328 @@
+//! `catalyst ingest`, `sources list|check` and `worker` as processes, against the local
+//! fixture site: exit codes, output, and two workers sharing one database.
+
+mod common;
+mod ingest_server;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::Router;
+use ingest_server::{news_site, sources_toml, spawn, Log, BROKEN_SOURCE};
+
+fn catalyst(db_url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_catalyst"));
+    cmd.env("DATABASE_URL", db_url)
+        .env("RUST_LOG", "off")
+        .env_remove("CATALYST_SOURCES");
+    cmd
+}
+
+fn write_sources(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join("sources.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[test]
+fn new_commands_have_help() {
+    for args in [
+        vec!["sources", "list", "--help"],
+        vec!["sources", "check", "--help"],
+        vec!["worker", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_catalyst"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_exit_codes_and_a_failing_source_does_not_stop_the_others() {
+    let db = common::test_db().await;
+    let base = spawn(news_site(Log::default())).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // One broken source among good ones: exit 3, the others stored.
+    let text = format!(
+        "{}{}",
+        sources_toml(&base),
+        BROKEN_SOURCE.replace("BASE", &base)
+    );
+    let file = write_sources(&dir, &text);
+    let out = catalyst(&db.url)
+        .arg("ingest")
+        .arg("--sources")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "broken: FAILED: {base}/truncated.xml: not a valid"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("wire-rss: 6 items, 3 new, 0 already stored, 3 skipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("daily-html: "), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim(), "error: 1 of 5 sources failed");
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM articles").await,
+        3 + 2 + 2 + 2
+    );
+
+    // Only named sources; all fine: exit 0. The RSS feed is unchanged (304).
+    let out = catalyst(&db.url)
+        .args([
+            "ingest",
+            "--source",
+            "wire-rss",
+            "--source",
+            "atom",
+            "--sources",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("wire-rss: not modified"), "{stdout}");
+    assert!(
+        stdout.contains("atom: 2 items, 0 new, 2 already stored"),
+        "{stdout}"
+    );
+
+    // Configuration errors: exit 1, one line naming the file (or the source).
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[source]]\nname = \"x\"\nkind = \"rss\"\nurl = \"ftp://nope/\"\n",
+    )
+    .unwrap();
+    let out = catalyst(&db.url)
+        .arg("ingest")
+        .arg("--sources")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {}: source \"x\": url", bad.display())),
+        "{stderr}"
+    );
+    let out = catalyst(&db.url)
+        .args(["ingest", "--source", "nosuch", "--sources"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no source named \"nosuch\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_check_prints_what_it_would_ingest_and_stores_nothing() {
+    let db = common::test_db().await;
+    let base = spawn(news_site(Log::default())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_sources(&dir, &sources_toml(&base));
+    let out = catalyst(&db.url)
+        .args(["sources", "check", "daily-html", "--sources"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.starts_with("daily-html: 2 items would be ingested, 2 skipped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2025-01-27 10:00 UTC  Crypto market nosedives 6.4%"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("tickers: FET, RENDER"), "{stdout}");
+    assert!(stdout.contains("problem: article"), "{stdout}");
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM articles").await, 0);
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM ingest_runs").await, 0);
+
+    let broken = write_sources(
+        &dir,
+        &format!(
+            "{}{}",
+            sources_toml(&base),
+            BROKEN_SOURCE.replace("BASE", &base)
+        ),
+    );
+    let out = catalyst(&db.url)
+        .args(["sources", "check", "broken", "--sources"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("broken: FAILED: "));
+
+    // list shows every source with its health.
+    catalyst(&db.url)
+        .args(["ingest", "--source", "atom", "--sources"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let out = catalyst(&db.url)
+        .args(["sources", "list", "--sources"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let atom = stdout.lines().find(|l| l.starts_with("atom ")).unwrap();
+    assert!(atom.contains(" ok ") && atom.contains(" 1/0 "), "{atom}");
+    let broken_line = stdout.lines().find(|l| l.starts_with("broken ")).unwrap();
+    assert!(broken_line.contains("never run"), "{broken_line}");
+}
+
+/// Twelve feeds, each slow to answer; two `catalyst worker` processes share them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_fetch_each_source_once_and_insert_nothing_twice() {
+    const SOURCES: usize = 12;
+    let db = common::test_db().await;
+    let log = Log::default();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let max_in_flight = Arc::new(AtomicUsize::new(0));
+    let mut router = Router::new();
+    for n in 0..SOURCES {
+        let (log, in_flight, max_in_flight) =
+            (log.clone(), in_flight.clone(), max_in_flight.clone());
+        let path: &'static str = Box::leak(format!("/feed/{n}.xml").into_boxed_str());
+        router = router.route(
+            path,
+            get(move |h: HeaderMap| async move {
+                log.push(path, &h);
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                max_in_flight.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                // Every feed also carries one story shared by all, to test dedupe under races.
+                format!(
+                    r#"<rss version="2.0"><channel><title>Feed {n}</title>
+<item><title>Story {n}: Trump pauses tariffs on Mexico and Canada</title><link>https://multi.example/{n}</link>
+<pubDate>Mon, 03 Feb 2025 17:0{d}:00 +0000</pubDate></item>
+<item><title>Bitcoin tops 100000 dollars for the first time</title><link>https://multi.example/shared</link>
+<pubDate>Thu, 05 Dec 2024 02:30:00 +0000</pubDate></item></channel></rss>"#,
+                    d = n % 10
+                )
+            }),
+        );
+    }
+    let base = spawn(router).await;
+    let mut text = String::from(
+        "[fetch]\nuser_agent = \"catalyst-test/1.0\"\nhost_interval_ms = 0\nretries = 0\n",
+    );
+    for n in 0..SOURCES {
+        text.push_str(&format!(
+            "[[source]]\nname = \"feed-{n}\"\nkind = \"rss\"\nurl = \"{base}/feed/{n}.xml\"\npoll_interval_secs = 3600\n"
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_sources(&dir, &text);
+
+    let spawn_worker = |id: &str| {
+        catalyst(&db.url)
+            .args(["worker", "--id", id, "--sources"])
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let w1 = spawn_worker("w1");
+    let w2 = spawn_worker("w2");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&db.pool, "SELECT count(*) FROM ingest_runs").await < SOURCES as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "workers did not get through the sources"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Let a due period's worth of polling pass: nothing is due again for an hour.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for w in [&w1, &w2] {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(w.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+    }
+    for (name, w) in [("w1", w1), ("w2", w2)] {
+        let out = tokio::task::spawn_blocking(move || w.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let counts = log.counts();
+    for n in 0..SOURCES {
+        assert_eq!(
+            counts.get(&format!("/feed/{n}.xml")),
+            Some(&1),
+            "feed {n}: {counts:?}"
+        );
+    }
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM ingest_runs").await,
+        SOURCES as i64
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM ingest_runs WHERE status = 'ok'"
+        )
+        .await,
+        SOURCES as i64
+    );
+    // Twelve own stories and the shared one, once.
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM articles").await,
+        SOURCES as i64 + 1
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM sources WHERE claimed_by IS NOT NULL"
+        )
+        .await,
+        0
+    );
+    // Both workers were fetching at the same time (one worker fetches one at a time).
+    assert!(max_in_flight.load(Ordering::SeqCst) >= 2);
+    let workers = count(&db.pool, "SELECT count(DISTINCT worker) FROM ingest_runs").await;
+    assert_eq!(workers, 2);
+}
