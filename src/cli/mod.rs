@@ -1,6 +1,8 @@
 //! The command line: argument definitions and what each command does.
 
 pub mod demo;
+#[path = "prices.rs"]
+pub mod prices_cli;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::db::{Database, DbOptions};
 use crate::ingest::{self, FeedLocation};
-use crate::prices::{self, BarInterval};
+use crate::prices::BarInterval;
 use crate::study::model::Model;
 use crate::study::universe::{Proxy, ReturnKind};
 use crate::study::{self, export, RunOptions, StudyParams, Window};
@@ -69,7 +71,7 @@ pub enum Command {
     },
     /// Price bars.
     #[command(subcommand)]
-    Prices(PricesCommand),
+    Prices(prices_cli::PricesCommand),
     /// Run the event study: every event whose inputs changed (new prices, new articles),
     /// or all with --all. `study export` writes the results.
     Study(StudyArgs),
@@ -187,21 +189,6 @@ pub enum StudyCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PricesCommand {
-    /// Import bars from a CSV file or a directory of CSV files (see README for the formats).
-    Import {
-        /// A .csv file, or a directory whose .csv files are all imported.
-        path: PathBuf,
-        /// Token symbol [default: from the file name, BTCUSDT.csv → BTC].
-        #[arg(long)]
-        symbol: Option<String>,
-        /// Bar interval of the file.
-        #[arg(long, default_value = "1h")]
-        interval: BarInterval,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 pub enum TaxonomyCommand {
     /// Load tokens and categories (CSV: symbol,name,categories,aliases) and tagging rules.
     Load {
@@ -252,20 +239,7 @@ async fn execute(db: &Database, command: Command) -> anyhow::Result<()> {
                 r.skipped.len()
             );
         }
-        Command::Prices(PricesCommand::Import {
-            path,
-            symbol,
-            interval,
-        }) => {
-            let r = prices::import(pool, &path, symbol.as_deref(), interval).await?;
-            println!(
-                "{}: {} files, {} bars stored, {} files already up to date",
-                path.display(),
-                r.files,
-                r.bars,
-                r.unchanged_files
-            );
-        }
+        Command::Prices(command) => prices_cli::run(pool, command).await?,
         Command::Study(StudyArgs {
             command: Some(StudyCommand::Export { format, table, out }),
             ..

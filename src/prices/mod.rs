@@ -1,7 +1,17 @@
-//! Prices: bars per token and interval, imported from CSV files.
+//! Prices: bars per token and interval, from CSV files or fetched from providers
+//! (Binance, CoinGecko), kept complete by backfills and upkeep, summarised as market
+//! proxies. See docs/prices.md.
 
+pub mod backfill;
+pub mod binance;
+pub mod coingecko;
 pub mod csv;
+pub mod csv_source;
+pub mod provider;
+pub mod proxies;
+pub mod registry;
 pub mod store;
+pub mod upkeep;
 
 use std::path::{Path, PathBuf};
 
