@@ -628,7 +628,8 @@ async fn proxies_are_materialised_as_documented() {
     .await
     .unwrap();
     proxies::build(&db.pool, BarInterval::Hour).await.unwrap();
-    let rows: Vec<(String, DateTime<Utc>, f64, Option<f64>, i32)> = sqlx::query_as(
+    type Row = (String, DateTime<Utc>, f64, Option<f64>, i32);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT proxy, open_time, level, ret, n_tokens FROM market_proxy_bars
          WHERE interval = '1h' ORDER BY proxy, open_time",
     )
