@@ -771,3 +771,64 @@ fn every_taxonomy_token_has_a_registry_entry_with_its_categories() {
         assert_eq!(entry.stablecoin, b.contains(&"stablecoin".to_string()));
     }
 }
+
+#[tokio::test]
+async fn the_cli_backfills_from_csv_files_and_reports_gaps() {
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let start = t(2024, 2, 1, 0);
+    let mut text = String::from("open_time,close\n");
+    for i in 0..48i64 {
+        // Hours 20 and 21 do not exist at the source.
+        if i == 20 || i == 21 {
+            continue;
+        }
+        let open = start + chrono::Duration::hours(i);
+        let c = price("FETUSDT", open.timestamp_millis());
+        text.push_str(&format!("{},{c}\n", open.format("%Y-%m-%d %H:%M:%S")));
+    }
+    std::fs::write(dir.path().join("FETUSDT.csv"), text).unwrap();
+    let catalyst = || {
+        let mut cmd = assert_cmd::Command::cargo_bin("catalyst").unwrap();
+        cmd.env("DATABASE_URL", &db.url).env("RUST_LOG", "off");
+        cmd
+    };
+    let out = catalyst()
+        .args(["prices", "backfill", "--provider", "csv", "--tokens", "FET"])
+        .args(["--from", "2024-02-01", "--to", "2024-02-03"])
+        .arg("--csv-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    // Not a terminal: plain log lines, then the summary.
+    assert!(stderr.contains("48 bars missing over 1 tokens"), "{stderr}");
+    assert!(
+        stderr.contains("FET (FETUSDT): 46 bars stored of 48 missing"),
+        "{stderr}"
+    );
+    assert!(
+        stdout
+            .contains("1 tokens, 48 bars missing before, 46 stored in 1 requests, 2 still missing"),
+        "{stdout}"
+    );
+    let out = catalyst()
+        .args(["prices", "gaps", "--tokens", "FET"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "FET: 2 missing bars: 2024-02-01 20:00:00 UTC .. 2024-02-01 22:00:00 UTC (2)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 missing bars in 1 of 1 tokens"),
+        "{stdout}"
+    );
+}
