@@ -41,8 +41,9 @@ pub enum ProviderError {
         code: i64,
         message: String,
     },
-    #[error("{url}: still rate limited (HTTP {status}) after {attempts} attempts")]
-    RateLimited {
+    /// Rate limited (429/418) or failing (5xx) on every attempt.
+    #[error("{url}: gave up after {attempts} attempts (last answer HTTP {status}: rate limited or server error)")]
+    GaveUp {
         url: String,
         status: u16,
         attempts: u32,
@@ -122,7 +123,7 @@ pub async fn get_with_retries(
             return Ok(response);
         }
         if attempt >= policy.max_attempts {
-            return Err(ProviderError::RateLimited {
+            return Err(ProviderError::GaveUp {
                 url: url.to_string(),
                 status,
                 attempts: attempt,
@@ -130,7 +131,7 @@ pub async fn get_with_retries(
         }
         let wait = match retry_after(response.headers()) {
             Some(w) if w > policy.max_retry_after => {
-                return Err(ProviderError::RateLimited {
+                return Err(ProviderError::GaveUp {
                     url: url.to_string(),
                     status,
                     attempts: attempt,
