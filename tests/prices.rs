@@ -832,3 +832,33 @@ async fn the_cli_backfills_from_csv_files_and_reports_gaps() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn the_builtin_registry_loads_with_renames_and_stablecoin_flags() {
+    let db = common::test_db().await;
+    prices::load_builtin_registry(&db.pool).await.unwrap();
+    // Twice: idempotent.
+    prices::load_builtin_registry(&db.pool).await.unwrap();
+    let render = store::tracked_tokens(&db.pool, "binance", Some(&["RNDR".to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(render.len(), 1);
+    assert_eq!(render[0].symbol, "RENDER");
+    let ids: Vec<&str> = render[0].listings.iter().map(|l| l.0.as_str()).collect();
+    assert_eq!(ids, vec!["RNDRUSDT", "RENDERUSDT"]);
+    assert_eq!(render[0].listings[0].2, render[0].listings[1].1);
+    let flagged: Vec<String> = sqlx::query_scalar(
+        "SELECT symbol FROM tokens WHERE exclude_from_aggregates ORDER BY symbol",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(flagged, vec!["FDUSD", "USDC"]);
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT token_id) FROM token_provider_ids WHERE provider = 'coingecko'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 82);
+}

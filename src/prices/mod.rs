@@ -86,6 +86,16 @@ pub enum PriceError {
     EmptyDir { path: String },
     #[error("database error while importing prices: {0}")]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+}
+
+/// Store the built-in token registry (`config/tokens.toml`): provider ids, renames and
+/// the stablecoin flag. Idempotent; the worker calls it once before `upkeep::run_once`.
+pub async fn load_builtin_registry(pool: &PgPool) -> Result<(), PriceError> {
+    let reg = registry::parse(registry::BUILTIN_REGISTRY, "built-in config/tokens.toml")?;
+    store::save_registry(pool, &reg).await?;
+    Ok(())
 }
 
 /// A parsed file, ready to store.

@@ -503,6 +503,11 @@ pub async fn save_proxies(
     bars: &[ProxyBar],
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // Two rebuilds at once (two upkeep workers) would both insert the same keys: the
+    // second waits here for the first to commit, then replaces its rows.
+    sqlx::query!("SELECT pg_advisory_xact_lock(28786, -1)")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query!(
         "DELETE FROM market_proxy_bars WHERE interval = $1",
         interval.as_str()

@@ -53,7 +53,8 @@ pub struct UpkeepReport {
 }
 
 /// One upkeep pass over all tracked tokens. `providers` in order of preference: a token
-/// is fetched from the first provider that has an id for it.
+/// is fetched from the first provider that has an id for it. Provider ids come from the
+/// database: load the registry first (`prices::load_builtin_registry`).
 pub async fn run_once(
     pool: &PgPool,
     providers: &[Provider],
