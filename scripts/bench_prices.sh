@@ -6,6 +6,7 @@
 #
 #   scripts/bench_prices.sh            # release build
 #   PROFILE=dev scripts/bench_prices.sh
+#   SKIP_BUILD=1 PROFILE=dev scripts/bench_prices.sh   # use the binary as built
 #
 # Uses its own scratch database on 127.0.0.1:5432 (user postgres), created and dropped
 # here; without a server there, a private cluster in a temporary folder. Never the
@@ -17,7 +18,7 @@ PRICES=${PRICES:-../shared/data/prices/binance-hourly-close}
 PROFILE=${PROFILE:-release}
 [ -d "$PRICES" ] || { echo "no $PRICES" >&2; exit 1; }
 
-cargo build --profile "$PROFILE" -q --bin catalyst
+[ -n "${SKIP_BUILD:-}" ] || cargo build --profile "$PROFILE" -q --bin catalyst
 dir=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 BIN=$PWD/target/$dir/catalyst
 
