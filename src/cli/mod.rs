@@ -5,6 +5,8 @@ pub mod db;
 pub mod demo;
 pub mod events;
 pub mod ingest;
+#[path = "prices.rs"]
+pub mod prices_cli;
 pub mod sources;
 pub mod worker;
 
@@ -16,7 +18,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::{Database, DbOptions};
-use crate::prices::{self, BarInterval};
+use crate::prices::BarInterval;
 use crate::study::model::Model;
 use crate::study::universe::{Proxy, ReturnKind};
 use crate::study::{self, export, RunOptions, StudyParams, Window};
@@ -110,7 +112,7 @@ pub enum Command {
     Worker(worker::WorkerArgs),
     /// Price bars.
     #[command(subcommand)]
-    Prices(PricesCommand),
+    Prices(prices_cli::PricesCommand),
     /// Run the event study: every event whose inputs changed (new prices, new articles),
     /// or all with --all. `study export` writes the results.
     Study(StudyArgs),
@@ -251,21 +253,6 @@ pub enum StudyCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PricesCommand {
-    /// Import bars from a CSV file or a directory of CSV files (see README for the formats).
-    Import {
-        /// A .csv file, or a directory whose .csv files are all imported.
-        path: PathBuf,
-        /// Token symbol [default: from the file name, BTCUSDT.csv → BTC].
-        #[arg(long)]
-        symbol: Option<String>,
-        /// Bar interval of the file.
-        #[arg(long, default_value = "1h")]
-        interval: BarInterval,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 pub enum TaxonomyCommand {
     /// Load tokens and categories (CSV: symbol,name,categories,aliases) and tagging rules.
     Load {
@@ -322,20 +309,7 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
         } => ingest::sources(pool, &source, &sources_file).await?,
         Command::Sources(command) => sources::execute(pool, command).await?,
         Command::Worker(args) => worker::run(db, &args).await?,
-        Command::Prices(PricesCommand::Import {
-            path,
-            symbol,
-            interval,
-        }) => {
-            let r = prices::import(pool, &path, symbol.as_deref(), interval).await?;
-            println!(
-                "{}: {} files, {} bars stored, {} files already up to date",
-                path.display(),
-                r.files,
-                r.bars,
-                r.unchanged_files
-            );
-        }
+        Command::Prices(command) => prices_cli::run(pool, command).await?,
         Command::Study(StudyArgs {
             command: Some(StudyCommand::Export { format, table, out }),
             ..

@@ -1,7 +1,17 @@
-//! Prices: bars per token and interval, imported from CSV files.
+//! Prices: bars per token and interval, from CSV files or fetched from providers
+//! (Binance, CoinGecko), kept complete by backfills and upkeep, summarised as market
+//! proxies. See docs/prices.md.
 
+pub mod backfill;
+pub mod binance;
+pub mod coingecko;
 pub mod csv;
+pub mod csv_source;
+pub mod provider;
+pub mod proxies;
+pub mod registry;
 pub mod store;
+pub mod upkeep;
 
 use std::path::{Path, PathBuf};
 
@@ -76,6 +86,16 @@ pub enum PriceError {
     EmptyDir { path: String },
     #[error("database error while importing prices: {0}")]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+}
+
+/// Store the built-in token registry (`config/tokens.toml`): provider ids, renames and
+/// the stablecoin flag. Idempotent; the worker calls it once before `upkeep::run_once`.
+pub async fn load_builtin_registry(pool: &PgPool) -> Result<(), PriceError> {
+    let reg = registry::parse(registry::BUILTIN_REGISTRY, "built-in config/tokens.toml")?;
+    store::save_registry(pool, &reg).await?;
+    Ok(())
 }
 
 /// A parsed file, ready to store.

@@ -1,17 +1,24 @@
-//! SQL for price_bars (and the tokens a price file may introduce).
+//! SQL for the price tables: price_bars (and the tokens a price file may introduce),
+//! token_provider_ids and the registry's token flags, market_proxy_bars.
 
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::PgPool;
 
-use super::{BarInterval, ImportReport, PriceError, PriceFile};
+use super::proxies::{ProxyBar, ProxyInputRow};
+use super::registry::Registry;
+use super::{Bar, BarInterval, ImportReport, PriceError, PriceFile};
 
-/// Rows per upsert statement: large enough to amortise round trips, small enough to keep
-/// parameter arrays modest.
-const BATCH_ROWS: usize = 20_000;
+/// Bytes per COPY message: large enough to amortise, small enough to stream.
+const COPY_CHUNK: usize = 4 << 20;
 
 /// Store parsed files in one transaction. A file whose bars are all stored already with
 /// the same closes (same count and sum over its time range) is skipped, so re-running an
-/// import is cheap; anything else is upserted.
+/// import is cheap. The others are streamed with `COPY` into a temporary staging table
+/// and moved into price_bars with one `INSERT ... SELECT ... ON CONFLICT DO UPDATE`; a
+/// failure anywhere rolls the whole import back.
 pub async fn save_files(
     pool: &PgPool,
     files: &[PriceFile],
@@ -22,6 +29,11 @@ pub async fn save_files(
         ..Default::default()
     };
     let mut tx = pool.begin().await?;
+    let mut staged = false;
+    // Tokens in the staging table: a token met again (two files of one symbol) first
+    // merges what is staged, since one INSERT may not upsert a key twice.
+    let mut staged_tokens = std::collections::HashSet::new();
+    let mut buf = String::with_capacity(COPY_CHUNK + 4096);
     for file in files {
         if file.bars.is_empty() {
             report.unchanged_files += 1;
@@ -47,13 +59,97 @@ pub async fn save_files(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         );
-        for chunk in file.bars.chunks(BATCH_ROWS) {
-            upsert_bars(&mut tx, token_id, interval, &source, chunk).await?;
+        if !staged {
+            create_stage(&mut tx).await?;
+            staged = true;
         }
+        if !staged_tokens.insert(token_id) {
+            merge_stage(&mut tx, interval).await?;
+            sqlx::raw_sql("TRUNCATE price_bars_stage")
+                .execute(&mut *tx)
+                .await?;
+            staged_tokens.clear();
+            staged_tokens.insert(token_id);
+        }
+        // One COPY per file: it holds the connection while open.
+        let mut copy = tx.copy_in_raw(COPY_STAGE).await?;
+        for bar in &file.bars {
+            stage_row(&mut buf, token_id, bar, &source);
+            if buf.len() >= COPY_CHUNK {
+                copy.send(buf.as_bytes()).await?;
+                buf.clear();
+            }
+        }
+        if !buf.is_empty() {
+            copy.send(buf.as_bytes()).await?;
+            buf.clear();
+        }
+        copy.finish().await?;
         report.bars += file.bars.len();
+    }
+    if staged {
+        merge_stage(&mut tx, interval).await?;
     }
     tx.commit().await?;
     Ok(report)
+}
+
+const COPY_STAGE: &str = "COPY price_bars_stage FROM STDIN (FORMAT csv)";
+
+// The staging table is temporary, so these statements cannot be checked at compile time.
+async fn create_stage(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE price_bars_stage (
+           token_id integer, open_time bigint, open float8, high float8, low float8,
+           close float8, volume float8, market_cap float8, source text
+         ) ON COMMIT DROP",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Move staged rows into price_bars; rows that would not change are not rewritten.
+async fn merge_stage(conn: &mut PgConnection, interval: BarInterval) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "INSERT INTO price_bars
+           (token_id, interval, open_time, open, high, low, close, volume, market_cap, source)
+         SELECT token_id, $1, to_timestamp(open_time), open, high, low, close, volume,
+                market_cap, source
+         FROM price_bars_stage
+         ON CONFLICT (token_id, interval, open_time) DO UPDATE SET
+           open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
+           close = EXCLUDED.close, volume = EXCLUDED.volume,
+           market_cap = EXCLUDED.market_cap, source = EXCLUDED.source
+         WHERE (price_bars.open, price_bars.high, price_bars.low, price_bars.close,
+                price_bars.volume, price_bars.market_cap, price_bars.source)
+               IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close,
+                EXCLUDED.volume, EXCLUDED.market_cap, EXCLUDED.source)",
+    )
+    .bind(interval.as_str())
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// One staging row in COPY's CSV form (an empty field is NULL).
+fn stage_row(buf: &mut String, token_id: i32, bar: &Bar, source: &str) {
+    let opt = |buf: &mut String, v: Option<f64>| {
+        buf.push(',');
+        if let Some(v) = v {
+            let _ = write!(buf, "{v}");
+        }
+    };
+    let _ = write!(buf, "{token_id},{}", bar.open_time.timestamp());
+    opt(buf, bar.open);
+    opt(buf, bar.high);
+    opt(buf, bar.low);
+    let _ = write!(buf, ",{}", bar.close);
+    opt(buf, bar.volume);
+    opt(buf, bar.market_cap);
+    buf.push_str(",\"");
+    buf.push_str(&source.replace('"', "\"\""));
+    buf.push_str("\"\n");
 }
 
 async fn token_id_or_create(
@@ -99,13 +195,16 @@ async fn already_stored(
     Ok(row.n as usize == file.bars.len() && same_sum)
 }
 
-async fn upsert_bars(
+/// Upsert one page of bars (at most a few thousand): sorted by time, one bar per time
+/// (the last given wins), in one statement.
+pub async fn upsert_bars(
     conn: &mut PgConnection,
     token_id: i32,
     interval: BarInterval,
     source: &str,
     bars: &[super::Bar],
 ) -> Result<(), sqlx::Error> {
+    let bars = &dedupe(bars);
     let times: Vec<_> = bars.iter().map(|b| b.open_time).collect();
     let opens: Vec<Option<f64>> = bars.iter().map(|b| b.open).collect();
     let highs: Vec<Option<f64>> = bars.iter().map(|b| b.high).collect();
@@ -137,4 +236,338 @@ async fn upsert_bars(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Sorted by open time, one bar per time: a page may repeat a bar or come out of order,
+/// and one statement may not upsert the same key twice.
+pub fn dedupe(bars: &[Bar]) -> Vec<Bar> {
+    let mut v: Vec<(usize, &Bar)> = bars.iter().enumerate().collect();
+    // Stable by time, later input last; keep the last of each time.
+    v.sort_by_key(|(i, b)| (b.open_time, *i));
+    let mut out: Vec<Bar> = Vec::with_capacity(v.len());
+    for (_, b) in v {
+        match out.last_mut() {
+            Some(last) if last.open_time == b.open_time => *last = b.clone(),
+            _ => out.push(b.clone()),
+        }
+    }
+    out
+}
+
+/// Store the registry: tokens it adds (the taxonomy's names win for known ones), the
+/// stablecoin flag, categories (added, never removed), and provider ids (replaced).
+pub async fn save_registry(pool: &PgPool, registry: &Registry) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for t in &registry.tokens {
+        let id = sqlx::query_scalar!(
+            r#"INSERT INTO tokens (symbol, name, exclude_from_aggregates) VALUES ($1, $2, $3)
+               ON CONFLICT (symbol) DO UPDATE SET exclude_from_aggregates = EXCLUDED.exclude_from_aggregates
+               RETURNING id"#,
+            t.symbol,
+            t.name,
+            t.stablecoin
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query!(
+            r#"INSERT INTO categories (slug, name)
+               SELECT s, initcap(replace(s, '-', ' ')) FROM UNNEST($1::text[]) s
+               ON CONFLICT (slug) DO NOTHING"#,
+            &t.categories
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            r#"INSERT INTO token_categories (token_id, category_id)
+               SELECT $1, c.id FROM categories c WHERE c.slug = ANY($2)
+               ON CONFLICT DO NOTHING"#,
+            id,
+            &t.categories
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!("DELETE FROM token_provider_ids WHERE token_id = $1", id)
+            .execute(&mut *tx)
+            .await?;
+        for provider in ["binance", "coingecko"] {
+            let ls = t.listings(provider);
+            let ids: Vec<String> = ls.iter().map(|l| l.id.clone()).collect();
+            let from: Vec<Option<DateTime<Utc>>> = ls.iter().map(|l| l.from).collect();
+            let until: Vec<Option<DateTime<Utc>>> = ls.iter().map(|l| l.until).collect();
+            sqlx::query!(
+                r#"INSERT INTO token_provider_ids (token_id, provider, external_id, valid_from, valid_until)
+                   SELECT $1, $2, u.* FROM UNNEST($3::text[], $4::timestamptz[], $5::timestamptz[]) AS u"#,
+                id,
+                provider,
+                &ids,
+                &from as &[Option<DateTime<Utc>>],
+                &until as &[Option<DateTime<Utc>>]
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// A tracked token and how one provider names it over time.
+#[derive(Debug, Clone)]
+pub struct TrackedToken {
+    pub id: i32,
+    pub symbol: String,
+    /// (provider id, valid from, valid until); the open ends are the extreme times.
+    pub listings: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Tokens (all, or the given symbols or aliases) with their ids at `provider`.
+pub async fn tracked_tokens(
+    pool: &PgPool,
+    provider: &str,
+    symbols: Option<&[String]>,
+) -> Result<Vec<TrackedToken>, sqlx::Error> {
+    let upper: Option<Vec<String>> =
+        symbols.map(|s| s.iter().map(|x| x.trim().to_ascii_uppercase()).collect());
+    let rows = sqlx::query!(
+        r#"SELECT t.id, t.symbol, p.external_id AS "external_id?", p.valid_from, p.valid_until
+           FROM tokens t
+           LEFT JOIN token_provider_ids p ON p.token_id = t.id AND p.provider = $1
+           WHERE $2::text[] IS NULL OR t.symbol = ANY($2)
+              OR EXISTS (SELECT 1 FROM token_aliases a WHERE a.token_id = t.id AND upper(a.alias) = ANY($2))
+           ORDER BY t.symbol, p.valid_from NULLS FIRST"#,
+        provider,
+        upper.as_deref() as Option<&[String]>
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out: Vec<TrackedToken> = Vec::new();
+    for r in rows {
+        if out.last().map(|t| t.id) != Some(r.id) {
+            out.push(TrackedToken {
+                id: r.id,
+                symbol: r.symbol.clone(),
+                listings: Vec::new(),
+            });
+        }
+        if let (Some(id), Some(last)) = (r.external_id, out.last_mut()) {
+            last.listings.push((
+                id,
+                r.valid_from.unwrap_or(DateTime::<Utc>::MIN_UTC),
+                r.valid_until.unwrap_or(DateTime::<Utc>::MAX_UTC),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A run of missing bars: `[start, end)`, `bars` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingRange {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub bars: i64,
+}
+
+/// The bars of `interval` opening in `[from, to)` that the token does not have, as
+/// runs of consecutive bars. `from` is rounded up to the grid.
+pub async fn missing_ranges(
+    conn: &mut PgConnection,
+    token_id: i32,
+    interval: BarInterval,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<MissingRange>, sqlx::Error> {
+    let step = interval.seconds();
+    let first = from.timestamp().div_euclid(step) * step
+        + if from.timestamp().rem_euclid(step) == 0 {
+            0
+        } else {
+            step
+        };
+    let rows = sqlx::query!(
+        r#"SELECT min(g) AS "start!", max(g) AS "last!", count(*) AS "bars!"
+           FROM (SELECT g, row_number() OVER (ORDER BY g) AS k
+                 FROM generate_series(to_timestamp($3::bigint), $4::timestamptz - make_interval(secs => 1),
+                                      make_interval(secs => $5::bigint)) g
+                 WHERE NOT EXISTS (SELECT 1 FROM price_bars p
+                                   WHERE p.token_id = $1 AND p.interval = $2 AND p.open_time = g)) s
+           GROUP BY g - make_interval(secs => k * $5::bigint)
+           ORDER BY 1"#,
+        token_id,
+        interval.as_str(),
+        first,
+        to,
+        step
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MissingRange {
+            start: r.start,
+            end: r.last + chrono::Duration::seconds(step),
+            bars: r.bars,
+        })
+        .collect())
+}
+
+/// First and last bar of a token, if it has any.
+pub async fn bar_span(
+    pool: &PgPool,
+    token_id: i32,
+    interval: BarInterval,
+) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"SELECT min(open_time) AS first, max(open_time) AS last FROM price_bars
+           WHERE token_id = $1 AND interval = $2"#,
+        token_id,
+        interval.as_str()
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(r.first.zip(r.last))
+}
+
+/// Try to take the upkeep lock of a token for the current transaction.
+pub async fn try_lock_token(conn: &mut PgConnection, token_id: i32) -> Result<bool, sqlx::Error> {
+    // Key space 0x7072 ("pr") keeps price locks apart from any other advisory lock.
+    sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_xact_lock(28786, $1) AS "locked!""#,
+        token_id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Per bar, the aggregates the market indices need, over tokens that enter aggregates:
+/// bar-to-bar returns only where the previous grid bar exists.
+pub async fn proxy_inputs(
+    pool: &PgPool,
+    interval: BarInterval,
+) -> Result<Vec<ProxyInputRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ProxyInputRow,
+        r#"WITH b AS (
+             SELECT p.open_time, p.close, p.market_cap,
+                    lag(p.close) OVER w AS prev_close, lag(p.market_cap) OVER w AS prev_cap,
+                    lag(p.open_time) OVER w AS prev_time
+             FROM price_bars p JOIN tokens t ON t.id = p.token_id
+             WHERE p.interval = $1 AND NOT t.exclude_from_aggregates
+               AND NOT EXISTS (SELECT 1 FROM token_categories x JOIN categories c ON c.id = x.category_id
+                               WHERE x.token_id = t.id AND c.excluded_from_aggregates)
+             WINDOW w AS (PARTITION BY p.token_id ORDER BY p.open_time)
+           ), r AS (
+             SELECT open_time, market_cap, prev_cap,
+                    CASE WHEN prev_time = open_time - make_interval(secs => $2::bigint)
+                         THEN close / prev_close - 1 END AS ret
+             FROM b
+           )
+           SELECT open_time AS "open_time!",
+                  avg(ret) AS ew, count(ret) AS "n_ew!",
+                  sum(ret * prev_cap) FILTER (WHERE prev_cap > 0)
+                    / NULLIF(sum(prev_cap) FILTER (WHERE prev_cap > 0 AND ret IS NOT NULL), 0) AS vw,
+                  count(ret) FILTER (WHERE prev_cap > 0) AS "n_vw!",
+                  sum(market_cap) FILTER (WHERE market_cap > 0) AS cap,
+                  count(*) FILTER (WHERE market_cap > 0) AS "n_cap!",
+                  sum(market_cap) FILTER (WHERE ret IS NOT NULL AND market_cap > 0 AND prev_cap > 0)
+                    / NULLIF(sum(prev_cap) FILTER (WHERE ret IS NOT NULL AND market_cap > 0 AND prev_cap > 0), 0) - 1
+                    AS cap_ret
+           FROM r GROUP BY open_time ORDER BY open_time"#,
+        interval.as_str(),
+        interval.seconds()
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// (open time, close) of one token's bars, in time order.
+pub async fn closes_of(
+    pool: &PgPool,
+    symbol: &str,
+    interval: BarInterval,
+) -> Result<Vec<(DateTime<Utc>, f64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT p.open_time, p.close FROM price_bars p JOIN tokens t ON t.id = p.token_id
+           WHERE t.symbol = $1 AND p.interval = $2 ORDER BY p.open_time"#,
+        symbol,
+        interval.as_str()
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.open_time, r.close)).collect())
+}
+
+/// Replace the materialised proxies of `interval` with `bars`, in one transaction.
+pub async fn save_proxies(
+    pool: &PgPool,
+    interval: BarInterval,
+    bars: &[ProxyBar],
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // Two rebuilds at once (two upkeep workers) would both insert the same keys: the
+    // second waits here for the first to commit, then replaces its rows.
+    sqlx::query!("SELECT pg_advisory_xact_lock(28786, -1)")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
+        "DELETE FROM market_proxy_bars WHERE interval = $1",
+        interval.as_str()
+    )
+    .execute(&mut *tx)
+    .await?;
+    for chunk in bars.chunks(50_000) {
+        let proxies: Vec<&str> = chunk.iter().map(|b| b.proxy.as_str()).collect();
+        let times: Vec<DateTime<Utc>> = chunk.iter().map(|b| b.open_time).collect();
+        let levels: Vec<f64> = chunk.iter().map(|b| b.level).collect();
+        let rets: Vec<Option<f64>> = chunk.iter().map(|b| b.ret).collect();
+        let ns: Vec<i32> = chunk.iter().map(|b| b.n_tokens).collect();
+        sqlx::query!(
+            r#"INSERT INTO market_proxy_bars (proxy, interval, open_time, level, ret, n_tokens)
+               SELECT u.proxy, $1, u.t, u.level, u.ret, u.n
+               FROM UNNEST($2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::int4[])
+                 AS u(proxy, t, level, ret, n)"#,
+            interval.as_str(),
+            &proxies as &[&str],
+            &times,
+            &levels,
+            &rets as &[Option<f64>],
+            &ns
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn bar(h: u32, close: f64) -> Bar {
+        Bar {
+            open_time: Utc.with_ymd_and_hms(2024, 1, 1, h, 0, 0).unwrap(),
+            open: None,
+            high: None,
+            low: None,
+            close,
+            volume: None,
+            market_cap: None,
+        }
+    }
+
+    #[test]
+    fn dedupe_sorts_and_keeps_the_last_of_each_time() {
+        let got = dedupe(&[bar(2, 2.0), bar(0, 1.0), bar(2, 2.5), bar(1, 1.5)]);
+        let closes: Vec<f64> = got.iter().map(|b| b.close).collect();
+        assert_eq!(closes, vec![1.0, 1.5, 2.5]);
+    }
+
+    #[test]
+    fn staging_rows_are_csv_with_empty_nulls() {
+        let mut buf = String::new();
+        let mut b = bar(1, 2.5);
+        b.volume = Some(10.0);
+        stage_row(&mut buf, 7, &b, "csv:a\"b.csv");
+        assert_eq!(buf, "7,1704070800,,,,2.5,10,,\"csv:a\"\"b.csv\"\n");
+    }
 }

@@ -38,8 +38,8 @@ pub async fn load_events(pool: &PgPool) -> Result<Vec<EventRow>, sqlx::Error> {
     .await
 }
 
-/// Tokens outside every excluded category (stablecoins never enter the study), with
-/// their categories.
+/// Tokens outside every excluded category and not flagged excluded themselves
+/// (stablecoins never enter the study), with their categories.
 pub async fn load_tokens(pool: &PgPool) -> Result<Vec<TokenRow>, sqlx::Error> {
     sqlx::query_as!(
         TokenRow,
@@ -48,7 +48,7 @@ pub async fn load_tokens(pool: &PgPool) -> Result<Vec<TokenRow>, sqlx::Error> {
                            FILTER (WHERE tc.category_id IS NOT NULL), '{}') AS "categories!"
            FROM tokens t
            LEFT JOIN token_categories tc ON tc.token_id = t.id
-           WHERE NOT EXISTS (
+           WHERE NOT t.exclude_from_aggregates AND NOT EXISTS (
              SELECT 1 FROM token_categories x JOIN categories c ON c.id = x.category_id
              WHERE x.token_id = t.id AND c.excluded_from_aggregates)
            GROUP BY t.id ORDER BY t.symbol"#
