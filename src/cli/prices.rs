@@ -71,8 +71,11 @@ pub enum ProviderName {
     Csv,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
+    /// Token registry TOML [default: the built-in config/tokens.toml].
+    #[arg(long)]
+    pub(super) registry: Option<PathBuf>,
     /// Where bars come from.
     #[arg(long, value_enum, default_value = "binance")]
     provider: ProviderName,
@@ -87,9 +90,6 @@ pub struct SourceArgs {
     /// Directory of <BINANCE SYMBOL>.csv files (for --provider csv).
     #[arg(long)]
     csv_dir: Option<PathBuf>,
-    /// Token registry TOML [default: the built-in config/tokens.toml].
-    #[arg(long)]
-    registry: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -127,7 +127,7 @@ fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }
 
-async fn load_registry(pool: &PgPool, file: Option<&PathBuf>) -> anyhow::Result<()> {
+pub(super) async fn load_registry(pool: &PgPool, file: Option<&PathBuf>) -> anyhow::Result<()> {
     let (text, name) = match file {
         Some(p) => (
             std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
@@ -143,7 +143,7 @@ async fn load_registry(pool: &PgPool, file: Option<&PathBuf>) -> anyhow::Result<
     Ok(())
 }
 
-fn provider(args: &SourceArgs) -> anyhow::Result<Provider> {
+pub(super) fn provider(args: &SourceArgs) -> anyhow::Result<Provider> {
     let policy = HttpPolicy::default();
     Ok(match args.provider {
         ProviderName::Binance => Provider::Binance(Binance::new(&args.binance_url, policy)?),

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::db::Database;
 use crate::ingest::http::Fetcher;
 use crate::web;
-use crate::worker::{self, Context, JobKind};
+use crate::worker::{self, Context, JobKind, PriceJob};
 
 use super::config::Settings;
 use super::sources::SourcesFileArg;
@@ -28,11 +28,44 @@ pub struct WorkerArgs {
     /// Worker id in claims and `ingest_runs` [default: worker:HOST:PID:RANDOM].
     #[arg(long)]
     pub id: Option<String>,
+    /// Also keep recent price bars current (price upkeep from --provider, one worker at
+    /// a time, every --prices-every-mins).
+    #[arg(long)]
+    pub prices: bool,
+    /// Minutes between two price upkeep runs.
+    #[arg(long, default_value_t = 15, requires = "prices")]
+    pub prices_every_mins: u64,
+    /// How far back upkeep keeps bars complete, in hours.
+    #[arg(long, default_value_t = 48, requires = "prices")]
+    pub prices_lookback_hours: i64,
+    #[command(flatten)]
+    pub price_source: super::prices_cli::SourceArgs,
+}
+
+impl WorkerArgs {
+    fn kinds(&self) -> &'static [JobKind] {
+        if self.prices {
+            &[JobKind::Ingest, JobKind::PriceUpkeep]
+        } else {
+            &[JobKind::Ingest]
+        }
+    }
 }
 
 async fn context(db: &Database, args: &WorkerArgs) -> anyhow::Result<Context> {
     let file = args.file.load_and_sync(&db.pool).await?;
+    let prices = if args.prices {
+        super::prices_cli::load_registry(&db.pool, args.price_source.registry.as_ref()).await?;
+        Some(PriceJob {
+            providers: vec![super::prices_cli::provider(&args.price_source)?],
+            every: Duration::from_secs(args.prices_every_mins.max(1) * 60),
+            lookback: chrono::Duration::hours(args.prices_lookback_hours.max(1)),
+        })
+    } else {
+        None
+    };
     Ok(Context {
+        prices,
         pool: db.pool.clone(),
         fetcher: Arc::new(Fetcher::new(file.fetch.clone())?),
         worker_id: args
@@ -59,7 +92,7 @@ fn stop_on_signal() -> (Arc<watch::Sender<bool>>, watch::Receiver<bool>) {
 pub async fn run(db: &Database, args: &WorkerArgs) -> anyhow::Result<()> {
     let ctx = context(db, args).await?;
     let (_tx, rx) = stop_on_signal();
-    let jobs = worker::run(&ctx, &[JobKind::Ingest], rx).await?;
+    let jobs = worker::run(&ctx, args.kinds(), rx).await?;
     println!("worker {} stopped after {jobs} jobs", ctx.worker_id);
     Ok(())
 }
@@ -78,7 +111,8 @@ pub async fn serve(
     let web_pool = super::web_pool(db, settings).await?;
     let ctx = context(db, args).await?;
     let (tx, rx) = stop_on_signal();
-    let worker_task = tokio::spawn(async move { worker::run(&ctx, &[JobKind::Ingest], rx).await });
+    let kinds = args.kinds();
+    let worker_task = tokio::spawn(async move { worker::run(&ctx, kinds, rx).await });
     let mut web_stop = tx.subscribe();
     let served = web::serve(
         web_pool,

@@ -3,8 +3,10 @@
 //! work through job claims (`FOR UPDATE SKIP LOCKED` plus a lease, see
 //! `ingest::source_store::claim_next`), so a job runs on one worker at a time.
 //!
-//! Job kinds are the [`JobKind`] enum: to add one (price upkeep, say), add a variant, its
-//! claim-and-run in [`JobKind::run_one`] and its wake-up time in [`JobKind::next_due`].
+//! Job kinds are the [`JobKind`] enum: news sources (claimed per source) and price upkeep
+//! (one `worker_jobs` row, claimed the same way; inside it a per-token advisory lock).
+
+pub mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +17,28 @@ use tokio::sync::watch;
 
 use crate::ingest::http::Fetcher;
 use crate::ingest::{run, source_store};
+use crate::prices::provider::Provider;
+use crate::prices::upkeep;
 
 /// The kinds of periodic job a worker runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
     /// Poll one due news source.
     Ingest,
+    /// Bring every tracked token's recent bars current (needs [`Context::prices`]).
+    PriceUpkeep,
+}
+
+/// The `worker_jobs` row of price upkeep.
+pub const PRICE_UPKEEP_JOB: &str = "prices-upkeep";
+
+/// Price upkeep settings.
+pub struct PriceJob {
+    pub providers: Vec<Provider>,
+    /// Time between two upkeep runs.
+    pub every: Duration,
+    /// How far back bars are kept complete.
+    pub lookback: chrono::Duration,
 }
 
 /// What every job needs.
@@ -29,6 +47,7 @@ pub struct Context {
     pub fetcher: Arc<Fetcher>,
     pub worker_id: String,
     pub lease: Duration,
+    pub prices: Option<PriceJob>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +60,7 @@ impl JobKind {
     pub fn name(self) -> &'static str {
         match self {
             JobKind::Ingest => "ingest",
+            JobKind::PriceUpkeep => PRICE_UPKEEP_JOB,
         }
     }
 
@@ -57,6 +77,58 @@ impl JobKind {
                 run::run_source(&ctx.pool, &ctx.fetcher, &source, &ctx.worker_id).await;
                 Ok(true)
             }
+            JobKind::PriceUpkeep => {
+                let Some(job) = &ctx.prices else {
+                    return Ok(false);
+                };
+                if !store::claim(
+                    &ctx.pool,
+                    PRICE_UPKEEP_JOB,
+                    &ctx.worker_id,
+                    ctx.lease.as_secs_f64(),
+                )
+                .await?
+                {
+                    return Ok(false);
+                }
+                let mut opts = upkeep::UpkeepOptions::new(Utc::now());
+                opts.lookback = job.lookback;
+                let (ok, summary) = match upkeep::run_once(&ctx.pool, &job.providers, &opts).await {
+                    Ok(r) => {
+                        tracing::info!(
+                            tokens = r.tokens,
+                            stored = r.stored,
+                            requests = r.requests,
+                            failed = r.failures.len(),
+                            "price upkeep"
+                        );
+                        (
+                            r.failures.is_empty(),
+                            format!(
+                                "{} tokens, {} bars stored, {} requests, {} failed",
+                                r.tokens,
+                                r.stored,
+                                r.requests,
+                                r.failures.len()
+                            ),
+                        )
+                    }
+                    Err(e) => {
+                        tracing::error!("price upkeep: {e}");
+                        (false, e.to_string())
+                    }
+                };
+                store::finish(
+                    &ctx.pool,
+                    PRICE_UPKEEP_JOB,
+                    &ctx.worker_id,
+                    ok,
+                    &summary,
+                    job.every.as_secs_f64(),
+                )
+                .await?;
+                Ok(true)
+            }
         }
     }
 
@@ -67,6 +139,12 @@ impl JobKind {
     ) -> Result<Option<chrono::DateTime<Utc>>, WorkerError> {
         match self {
             JobKind::Ingest => Ok(source_store::next_wakeup(&ctx.pool).await?),
+            JobKind::PriceUpkeep if ctx.prices.is_some() => Ok(Some(
+                store::next_due(&ctx.pool, PRICE_UPKEEP_JOB)
+                    .await?
+                    .unwrap_or_else(Utc::now),
+            )),
+            JobKind::PriceUpkeep => Ok(None),
         }
     }
 
@@ -74,6 +152,7 @@ impl JobKind {
     pub async fn release(self, ctx: &Context) -> Result<u64, WorkerError> {
         match self {
             JobKind::Ingest => Ok(source_store::release_all(&ctx.pool, &ctx.worker_id).await?),
+            JobKind::PriceUpkeep => Ok(store::release_all(&ctx.pool, &ctx.worker_id).await?),
         }
     }
 }
