@@ -19,7 +19,7 @@ else
 fi
 export SQLX_OFFLINE=true
 
-for target in feed_parser article_extract; do
+for target in feed_parser article_extract price_csv query_params; do
   echo "== $target (${secs}s)"
   mkdir -p "fuzz/corpus/$target" "fuzz/regressions/$target"
   # Work on a copy of the corpus so the committed seeds stay small.

@@ -54,3 +54,45 @@ fn article_inputs_never_panic() {
         let _ = parse_listing(&html, "https://fuzz.example/", &sel);
     }
 }
+
+#[test]
+fn price_csv_inputs_never_panic() {
+    use catalyst::prices::{csv, BarInterval};
+    let all = inputs("price_csv");
+    assert!(all.len() >= 4, "the seed corpus is missing");
+    for (name, data) in all {
+        let text = String::from_utf8_lossy(&data);
+        let _ = csv::parse_bars(&text, &name, BarInterval::Hour);
+        let _ = csv::parse_bars(&text, &name, BarInterval::Day);
+    }
+    // A bad field is an error naming the file, the line and the field.
+    let err = csv::parse_bars(
+        "open_time,close\n2025-01-27 00:00:00,abc\n",
+        "bad.csv",
+        BarInterval::Hour,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("bad.csv") && err.contains('2') && err.contains("close"),
+        "{err}"
+    );
+}
+
+#[test]
+fn query_string_inputs_never_panic() {
+    use catalyst::web::events::{ListFilter, ListQuery};
+    let all = inputs("query_params");
+    assert!(all.len() >= 4, "the seed corpus is missing");
+    for (name, data) in all {
+        let text = String::from_utf8_lossy(&data);
+        if let Ok(q) = serde_urlencoded::from_str::<ListQuery>(&text) {
+            let _ = ListFilter::parse(&q);
+        } else {
+            panic!("{name}: seeds are valid query strings");
+        }
+    }
+    // Bad values are refused with a message, not accepted or panicking.
+    let q: ListQuery = serde_urlencoded::from_str("from=2025-13-45").unwrap();
+    assert!(ListFilter::parse(&q).is_err());
+}
