@@ -28,6 +28,9 @@ pub struct WorkerArgs {
     /// Worker id in claims and `ingest_runs` [default: worker:HOST:PID:RANDOM].
     #[arg(long)]
     pub id: Option<String>,
+    /// Jobs run at once: a hanging or slow source holds one slot, the others go on.
+    #[arg(long, default_value_t = worker::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
     /// Also keep recent price bars current (price upkeep from --provider, one worker at
     /// a time, every --prices-every-mins).
     #[arg(long)]
@@ -92,8 +95,9 @@ fn stop_on_signal() -> (Arc<watch::Sender<bool>>, watch::Receiver<bool>) {
 pub async fn run(db: &Database, args: &WorkerArgs) -> anyhow::Result<()> {
     let ctx = context(db, args).await?;
     let (_tx, rx) = stop_on_signal();
-    let jobs = worker::run(&ctx, args.kinds(), rx).await?;
-    println!("worker {} stopped after {jobs} jobs", ctx.worker_id);
+    let id = ctx.worker_id.clone();
+    let jobs = worker::run(Arc::new(ctx), args.kinds(), args.concurrency, rx).await?;
+    println!("worker {id} stopped after {jobs} jobs");
     Ok(())
 }
 
@@ -112,7 +116,9 @@ pub async fn serve(
     let ctx = context(db, args).await?;
     let (tx, rx) = stop_on_signal();
     let kinds = args.kinds();
-    let worker_task = tokio::spawn(async move { worker::run(&ctx, kinds, rx).await });
+    let concurrency = args.concurrency;
+    let worker_task =
+        tokio::spawn(async move { worker::run(Arc::new(ctx), kinds, concurrency, rx).await });
     let mut web_stop = tx.subscribe();
     let served = web::serve(
         web_pool,

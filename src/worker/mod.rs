@@ -64,33 +64,83 @@ impl JobKind {
         }
     }
 
-    /// Claim and run one due job of this kind; `false` when none was due.
-    pub async fn run_one(self, ctx: &Context) -> Result<bool, WorkerError> {
+    /// Claim one due job of this kind, if any. Claiming is quick (one statement); the
+    /// job itself runs in [`Claimed::run`].
+    pub async fn claim(self, ctx: &Context) -> Result<Option<Claimed>, WorkerError> {
         match self {
             JobKind::Ingest => {
-                let Some(source) =
+                Ok(
                     source_store::claim_next(&ctx.pool, &ctx.worker_id, ctx.lease.as_secs_f64())
                         .await?
-                else {
-                    return Ok(false);
-                };
-                run::run_source(&ctx.pool, &ctx.fetcher, &source, &ctx.worker_id).await;
-                Ok(true)
+                        .map(|s| Claimed::Source(Box::new(s))),
+                )
             }
             JobKind::PriceUpkeep => {
-                let Some(job) = &ctx.prices else {
-                    return Ok(false);
-                };
-                if !store::claim(
+                if ctx.prices.is_none() {
+                    return Ok(None);
+                }
+                let got = store::claim(
                     &ctx.pool,
                     PRICE_UPKEEP_JOB,
                     &ctx.worker_id,
                     ctx.lease.as_secs_f64(),
                 )
-                .await?
-                {
-                    return Ok(false);
-                }
+                .await?;
+                Ok(got.then_some(Claimed::PriceUpkeep))
+            }
+        }
+    }
+
+    /// When a job of this kind may next be due, if ever.
+    pub async fn next_due(
+        self,
+        ctx: &Context,
+    ) -> Result<Option<chrono::DateTime<Utc>>, WorkerError> {
+        match self {
+            JobKind::Ingest => Ok(source_store::next_wakeup(&ctx.pool).await?),
+            JobKind::PriceUpkeep if ctx.prices.is_some() => Ok(Some(
+                store::next_due(&ctx.pool, PRICE_UPKEEP_JOB)
+                    .await?
+                    .unwrap_or_else(Utc::now),
+            )),
+            JobKind::PriceUpkeep => Ok(None),
+        }
+    }
+
+    /// Give back every claim this worker holds.
+    pub async fn release(self, ctx: &Context) -> Result<u64, WorkerError> {
+        match self {
+            JobKind::Ingest => Ok(source_store::release_all(&ctx.pool, &ctx.worker_id).await?),
+            JobKind::PriceUpkeep => Ok(store::release_all(&ctx.pool, &ctx.worker_id).await?),
+        }
+    }
+}
+
+/// A job this worker holds the claim of.
+pub enum Claimed {
+    Source(Box<source_store::SourceRow>),
+    PriceUpkeep,
+}
+
+impl Claimed {
+    fn kind(&self) -> JobKind {
+        match self {
+            Claimed::Source(_) => JobKind::Ingest,
+            Claimed::PriceUpkeep => JobKind::PriceUpkeep,
+        }
+    }
+
+    /// Run the job and record its outcome (which releases its claim).
+    pub async fn run(self, ctx: &Context) -> Result<(), WorkerError> {
+        match self {
+            Claimed::Source(source) => {
+                run::run_source(&ctx.pool, &ctx.fetcher, &source, &ctx.worker_id).await;
+                Ok(())
+            }
+            Claimed::PriceUpkeep => {
+                let Some(job) = &ctx.prices else {
+                    return Ok(());
+                };
                 let mut opts = upkeep::UpkeepOptions::new(Utc::now());
                 opts.lookback = job.lookback;
                 let (ok, summary) = match upkeep::run_once(&ctx.pool, &job.providers, &opts).await {
@@ -127,40 +177,28 @@ impl JobKind {
                     job.every.as_secs_f64(),
                 )
                 .await?;
-                Ok(true)
+                Ok(())
             }
         }
     }
-
-    /// When a job of this kind may next be due, if ever.
-    pub async fn next_due(
-        self,
-        ctx: &Context,
-    ) -> Result<Option<chrono::DateTime<Utc>>, WorkerError> {
-        match self {
-            JobKind::Ingest => Ok(source_store::next_wakeup(&ctx.pool).await?),
-            JobKind::PriceUpkeep if ctx.prices.is_some() => Ok(Some(
-                store::next_due(&ctx.pool, PRICE_UPKEEP_JOB)
-                    .await?
-                    .unwrap_or_else(Utc::now),
-            )),
-            JobKind::PriceUpkeep => Ok(None),
-        }
-    }
-
-    /// Give back every claim this worker holds.
-    pub async fn release(self, ctx: &Context) -> Result<u64, WorkerError> {
-        match self {
-            JobKind::Ingest => Ok(source_store::release_all(&ctx.pool, &ctx.worker_id).await?),
-            JobKind::PriceUpkeep => Ok(store::release_all(&ctx.pool, &ctx.worker_id).await?),
-        }
-    }
 }
+
+/// Jobs one worker runs at once by default. A source that hangs (until its timeout) or
+/// crawls holds one slot; the others keep being polled.
+pub const DEFAULT_CONCURRENCY: usize = 4;
 
 /// The longest a worker sleeps between looks at the queue (new sources, changed config).
 pub const MAX_IDLE: Duration = Duration::from_secs(30);
 /// The shortest, so a busy queue is not polled in a tight loop.
 pub const MIN_IDLE: Duration = Duration::from_millis(200);
+
+fn log_done(done: Result<(JobKind, Result<(), WorkerError>), tokio::task::JoinError>) {
+    match done {
+        Ok((_, Ok(()))) => {}
+        Ok((kind, Err(e))) => tracing::error!(job = kind.name(), "{e}"),
+        Err(e) => tracing::error!("job task: {e}"),
+    }
+}
 
 /// A worker id unique across machines: host, process, and a random suffix.
 pub fn worker_id(prefix: &str) -> String {
@@ -176,37 +214,49 @@ pub fn worker_id(prefix: &str) -> String {
     )
 }
 
-/// Run jobs until `stop` turns true. The job in hand is finished first; then this
-/// worker's claims are released.
+/// Run jobs until `stop` turns true, up to `concurrency` at once. On stop, the jobs in
+/// hand are finished first; then this worker's claims are released.
 pub async fn run(
-    ctx: &Context,
+    ctx: Arc<Context>,
     kinds: &[JobKind],
+    concurrency: usize,
     mut stop: watch::Receiver<bool>,
 ) -> Result<u64, WorkerError> {
+    let concurrency = concurrency.max(1);
     let mut jobs = 0u64;
-    tracing::info!(worker = %ctx.worker_id, "worker started");
-    'outer: loop {
-        let mut worked = false;
-        for kind in kinds {
-            if *stop.borrow() {
-                break 'outer;
-            }
-            match kind.run_one(ctx).await {
-                Ok(true) => {
-                    worked = true;
-                    jobs += 1;
-                }
-                Ok(false) => {}
-                // A database hiccup must not end the worker: log, wait, try again.
-                Err(e) => tracing::error!(job = kind.name(), "{e}"),
-            }
+    let mut running: tokio::task::JoinSet<(JobKind, Result<(), WorkerError>)> =
+        tokio::task::JoinSet::new();
+    tracing::info!(worker = %ctx.worker_id, concurrency, "worker started");
+    loop {
+        if *stop.borrow() {
+            break;
         }
-        if worked {
-            continue;
+        // Fill the free slots with due jobs, round-robin over the kinds.
+        let mut claimed = true;
+        while claimed && running.len() < concurrency {
+            claimed = false;
+            for kind in kinds {
+                if running.len() >= concurrency || *stop.borrow() {
+                    break;
+                }
+                match kind.claim(&ctx).await {
+                    Ok(Some(job)) => {
+                        claimed = true;
+                        let ctx = ctx.clone();
+                        running.spawn(async move {
+                            let kind = job.kind();
+                            (kind, job.run(&ctx).await)
+                        });
+                    }
+                    Ok(None) => {}
+                    // A database hiccup must not end the worker: log, wait, try again.
+                    Err(e) => tracing::error!(job = kind.name(), "{e}"),
+                }
+            }
         }
         let mut next = None;
         for kind in kinds {
-            if let Ok(Some(t)) = kind.next_due(ctx).await {
+            if let Ok(Some(t)) = kind.next_due(&ctx).await {
                 next = Some(next.map_or(t, |n: chrono::DateTime<Utc>| n.min(t)));
             }
         }
@@ -215,15 +265,21 @@ pub async fn run(
             .unwrap_or(MIN_IDLE)
             .clamp(MIN_IDLE, MAX_IDLE);
         tokio::select! {
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                jobs += 1;
+                log_done(done);
+            }
             _ = tokio::time::sleep(idle) => {}
             _ = stop.changed() => {}
         }
-        if *stop.borrow() {
-            break;
-        }
+    }
+    // Finish the jobs in hand.
+    while let Some(done) = running.join_next().await {
+        jobs += 1;
+        log_done(done);
     }
     for kind in kinds {
-        match kind.release(ctx).await {
+        match kind.release(&ctx).await {
             Ok(n) if n > 0 => tracing::info!(job = kind.name(), released = n, "claims released"),
             Ok(_) => {}
             Err(e) => tracing::warn!(job = kind.name(), "could not release claims: {e}"),
