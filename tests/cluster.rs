@@ -197,3 +197,89 @@ async fn two_workers_and_two_web_servers_share_one_database() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_loses_its_claim_and_another_finishes_the_job() {
+    let db = common::test_db().await;
+    // A slow feed: the first worker is killed while it waits for the answer.
+    let router = Router::new().route(
+        "/slow.xml",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            r#"<rss version="2.0"><channel><title>Slow</title>
+<item><title>Trump signs order creating a Strategic Bitcoin Reserve</title><link>https://slow.example/1</link>
+<pubDate>Fri, 07 Mar 2025 00:00:00 +0000</pubDate></item></channel></rss>"#
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let feeds = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let dir = tempfile::tempdir().unwrap();
+    let sources = dir.path().join("sources.toml");
+    std::fs::write(
+        &sources,
+        format!(
+            "[fetch]\nhost_interval_ms = 0\nretries = 0\n[[source]]\nname = \"slow\"\nkind = \"rss\"\nurl = \"{feeds}/slow.xml\"\npoll_interval_secs = 3600\n"
+        ),
+    )
+    .unwrap();
+    let worker = |id: &str| {
+        catalyst(
+            &db.url,
+            &["worker", "--id", id, "--lease-secs", "2", "--sources"],
+        )
+        .arg(&sources)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+    };
+
+    let mut first = worker("doomed");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(
+        &db.pool,
+        "SELECT count(*) FROM sources WHERE claimed_by = 'doomed'",
+    )
+    .await
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first worker never claimed the source"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill().unwrap(); // SIGKILL: no chance to release the claim
+    first.wait().unwrap();
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM sources WHERE claimed_by = 'doomed'"
+        )
+        .await,
+        1,
+        "the dead worker's claim is still there"
+    );
+
+    let second = worker("rescuer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&db.pool, "SELECT count(*) FROM articles").await == 0 {
+        assert!(Instant::now() < deadline, "nobody finished the job");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sigterm(&second);
+    let status = tokio::task::spawn_blocking(move || second.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    let runs: Vec<(String, String)> =
+        sqlx::query_as("SELECT worker, status FROM ingest_runs ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(runs, [("rescuer".to_string(), "ok".to_string())]);
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM articles").await, 1);
+}

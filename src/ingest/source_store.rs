@@ -315,6 +315,27 @@ pub async fn finish(pool: &PgPool, run: &RunRecord<'_>) -> Result<(), sqlx::Erro
     tx.commit().await
 }
 
+/// Extend `worker`'s claim on a source it is still running (the worker's heartbeat), so
+/// a run longer than one lease is not taken over. False when the claim is no longer held.
+pub async fn renew_claim(
+    pool: &PgPool,
+    source_id: i64,
+    worker: &str,
+    lease_secs: f64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        r#"UPDATE sources SET claim_expires_at = now() + make_interval(secs => $3)
+           WHERE id = $1 AND claimed_by = $2"#,
+        source_id,
+        worker,
+        lease_secs
+    )
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 /// Release every claim `worker` holds (on shutdown), leaving the sources due as they were.
 pub async fn release_all(pool: &PgPool, worker: &str) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query!(

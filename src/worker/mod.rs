@@ -130,8 +130,24 @@ impl Claimed {
         }
     }
 
-    /// Run the job and record its outcome (which releases its claim).
-    pub async fn run(self, ctx: &Context) -> Result<(), WorkerError> {
+    /// Run the job and record its outcome (which releases its claim). While it runs, a
+    /// heartbeat renews the claim every third of the lease, so a slow job stays this
+    /// worker's; if the worker dies, the heartbeat dies with it and the lease lapses.
+    pub async fn run(self, ctx: Arc<Context>) -> Result<(), WorkerError> {
+        let heartbeat = tokio::spawn(heartbeat(ctx.clone(), self.claim_key()));
+        let result = self.run_claimed(&ctx).await;
+        heartbeat.abort();
+        result
+    }
+
+    fn claim_key(&self) -> ClaimKey {
+        match self {
+            Claimed::Source(s) => ClaimKey::Source(s.id),
+            Claimed::PriceUpkeep => ClaimKey::Job(PRICE_UPKEEP_JOB),
+        }
+    }
+
+    async fn run_claimed(self, ctx: &Context) -> Result<(), WorkerError> {
         match self {
             Claimed::Source(source) => {
                 run::run_source(&ctx.pool, &ctx.fetcher, &source, &ctx.worker_id).await;
@@ -179,6 +195,35 @@ impl Claimed {
                 .await?;
                 Ok(())
             }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ClaimKey {
+    Source(i64),
+    Job(&'static str),
+}
+
+async fn heartbeat(ctx: Arc<Context>, key: ClaimKey) {
+    let every = (ctx.lease / 3).max(Duration::from_millis(100));
+    let lease = ctx.lease.as_secs_f64();
+    loop {
+        tokio::time::sleep(every).await;
+        let renewed = match key {
+            ClaimKey::Source(id) => {
+                source_store::renew_claim(&ctx.pool, id, &ctx.worker_id, lease).await
+            }
+            ClaimKey::Job(name) => store::renew(&ctx.pool, name, &ctx.worker_id, lease).await,
+        };
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(?key, "claim lost while the job runs");
+                return;
+            }
+            // Keep trying: the lease still covers a short database outage.
+            Err(e) => tracing::warn!(?key, "could not renew the claim: {e}"),
         }
     }
 }
@@ -245,7 +290,7 @@ pub async fn run(
                         let ctx = ctx.clone();
                         running.spawn(async move {
                             let kind = job.kind();
-                            (kind, job.run(&ctx).await)
+                            (kind, job.run(ctx).await)
                         });
                     }
                     Ok(None) => {}

@@ -67,6 +67,26 @@ pub async fn next_due(
         .await
 }
 
+/// Extend `worker`'s claim on a job it is still running (heartbeat).
+pub async fn renew(
+    pool: &PgPool,
+    name: &str,
+    worker: &str,
+    lease_secs: f64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        r#"UPDATE worker_jobs SET claim_expires_at = now() + make_interval(secs => $3)
+           WHERE name = $1 AND claimed_by = $2"#,
+        name,
+        worker,
+        lease_secs
+    )
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 /// Give back this worker's claims.
 pub async fn release_all(pool: &PgPool, worker: &str) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query!(
