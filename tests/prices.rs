@@ -862,3 +862,61 @@ async fn the_builtin_registry_loads_with_renames_and_stablecoin_flags() {
     .unwrap();
     assert_eq!(n, 82);
 }
+
+/// A fresh token's file is copied straight into price_bars; a later, overlapping file of
+/// the same token goes through the staging merge: corrected closes replace the stored
+/// ones, new hours are added, and the rest is untouched.
+#[tokio::test]
+async fn a_fresh_file_is_copied_and_an_overlapping_one_merged() {
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, rows: &[(&str, f64)]| {
+        let mut text = String::from("open_time,close\n");
+        for (t, c) in rows {
+            text.push_str(&format!("{t},{c}\n"));
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let a = write(
+        "FETUSDT.csv",
+        &[
+            ("2025-01-27 00:00:00", 1.0),
+            ("2025-01-27 01:00:00", 2.0),
+            ("2025-01-27 02:00:00", 3.0),
+        ],
+    );
+    let r = prices::import(&db.pool, &a, None, BarInterval::Hour)
+        .await
+        .unwrap();
+    assert_eq!(r.bars, 3);
+    let b = write(
+        "FETUSDT-fix.csv",
+        &[("2025-01-27 02:00:00", 3.5), ("2025-01-27 03:00:00", 4.0)],
+    );
+    prices::import(&db.pool, &b, Some("FET"), BarInterval::Hour)
+        .await
+        .unwrap();
+    let closes: Vec<(String, f64)> = sqlx::query_as(
+        "SELECT to_char(open_time AT TIME ZONE 'UTC', 'HH24'), close FROM price_bars_hourly
+         WHERE token = 'FET' ORDER BY open_time",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let want: Vec<(String, f64)> = [("00", 1.0), ("01", 2.0), ("02", 3.5), ("03", 4.0)]
+        .iter()
+        .map(|(h, c)| (h.to_string(), *c))
+        .collect();
+    assert_eq!(closes, want);
+    // Importing the first file again restores its close and changes nothing else.
+    prices::import(&db.pool, &a, None, BarInterval::Hour)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM price_bars")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 4);
+}

@@ -16,9 +16,10 @@ const COPY_CHUNK: usize = 4 << 20;
 
 /// Store parsed files in one transaction. A file whose bars are all stored already with
 /// the same closes (same count and sum over its time range) is skipped, so re-running an
-/// import is cheap. The others are streamed with `COPY` into a temporary staging table
-/// and moved into price_bars with one `INSERT ... SELECT ... ON CONFLICT DO UPDATE`; a
-/// failure anywhere rolls the whole import back.
+/// import is cheap. A file whose token has nothing stored over its range is streamed
+/// with `COPY` straight into price_bars; the others go through a temporary staging table
+/// and one `INSERT ... SELECT ... ON CONFLICT DO UPDATE`. A failure anywhere rolls the
+/// whole import back.
 pub async fn save_files(
     pool: &PgPool,
     files: &[PriceFile],
@@ -33,6 +34,8 @@ pub async fn save_files(
     // Tokens in the staging table: a token met again (two files of one symbol) first
     // merges what is staged, since one INSERT may not upsert a key twice.
     let mut staged_tokens = std::collections::HashSet::new();
+    // Every token met in this import (copied directly or staged).
+    let mut seen_tokens = std::collections::HashSet::new();
     let mut buf = String::with_capacity(COPY_CHUNK + 4096);
     for file in files {
         if file.bars.is_empty() {
@@ -48,7 +51,8 @@ pub async fn save_files(
             );
             report.new_tokens.push(file.symbol.clone());
         }
-        if already_stored(&mut tx, token_id, interval, file).await? {
+        let stored = stored_in_range(&mut tx, token_id, interval, file).await?;
+        if stored.same_as(file) {
             report.unchanged_files += 1;
             continue;
         }
@@ -59,6 +63,31 @@ pub async fn save_files(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         );
+        // Fast path: nothing of this token stored over the file's range, the token not met
+        // before in this import, one bar per time: COPY straight into price_bars (no
+        // conflict is possible, so no merge is needed).
+        let first_time = seen_tokens.insert(token_id);
+        let unique_times = file
+            .bars
+            .windows(2)
+            .all(|w| w[0].open_time < w[1].open_time);
+        if stored.count == 0 && first_time && unique_times {
+            let mut copy = tx.copy_in_raw(COPY_DIRECT).await?;
+            for bar in &file.bars {
+                direct_row(&mut buf, token_id, interval, bar, &source);
+                if buf.len() >= COPY_CHUNK {
+                    copy.send(buf.as_bytes()).await?;
+                    buf.clear();
+                }
+            }
+            if !buf.is_empty() {
+                copy.send(buf.as_bytes()).await?;
+                buf.clear();
+            }
+            copy.finish().await?;
+            report.bars += file.bars.len();
+            continue;
+        }
         if !staged {
             create_stage(&mut tx).await?;
             staged = true;
@@ -95,6 +124,7 @@ pub async fn save_files(
 }
 
 const COPY_STAGE: &str = "COPY price_bars_stage FROM STDIN (FORMAT csv)";
+const COPY_DIRECT: &str = "COPY price_bars (token_id, interval, open_time, open, high, low, close, volume, market_cap, source) FROM STDIN (FORMAT csv)";
 
 // The staging table is temporary, so these statements cannot be checked at compile time.
 async fn create_stage(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
@@ -152,6 +182,31 @@ fn stage_row(buf: &mut String, token_id: i32, bar: &Bar, source: &str) {
     buf.push_str("\"\n");
 }
 
+/// One price_bars row in COPY's CSV form (an empty field is NULL).
+fn direct_row(buf: &mut String, token_id: i32, interval: BarInterval, bar: &Bar, source: &str) {
+    let opt = |buf: &mut String, v: Option<f64>| {
+        buf.push(',');
+        if let Some(v) = v {
+            let _ = write!(buf, "{v}");
+        }
+    };
+    let _ = write!(
+        buf,
+        "{token_id},{},{}",
+        interval.as_str(),
+        bar.open_time.format("%Y-%m-%d %H:%M:%S+00")
+    );
+    opt(buf, bar.open);
+    opt(buf, bar.high);
+    opt(buf, bar.low);
+    let _ = write!(buf, ",{}", bar.close);
+    opt(buf, bar.volume);
+    opt(buf, bar.market_cap);
+    buf.push_str(",\"");
+    buf.push_str(&source.replace('"', "\"\""));
+    buf.push_str("\"\n");
+}
+
 async fn token_id_or_create(
     conn: &mut PgConnection,
     symbol: &str,
@@ -171,14 +226,32 @@ async fn token_id_or_create(
     Ok((id, true))
 }
 
-async fn already_stored(
+/// What price_bars holds of a file's token over the file's time range.
+struct StoredRange {
+    count: usize,
+    close_sum: f64,
+}
+
+impl StoredRange {
+    /// The same bars with the same closes (count and sum) are stored already.
+    fn same_as(&self, file: &PriceFile) -> bool {
+        let file_sum: f64 = file.bars.iter().map(|b| b.close).sum();
+        self.count == file.bars.len()
+            && (self.close_sum - file_sum).abs() <= 1e-9 * file_sum.abs().max(1.0)
+    }
+}
+
+async fn stored_in_range(
     conn: &mut PgConnection,
     token_id: i32,
     interval: BarInterval,
     file: &PriceFile,
-) -> Result<bool, sqlx::Error> {
+) -> Result<StoredRange, sqlx::Error> {
     let (Some(first), Some(last)) = (file.bars.first(), file.bars.last()) else {
-        return Ok(true);
+        return Ok(StoredRange {
+            count: 0,
+            close_sum: 0.0,
+        });
     };
     let row = sqlx::query!(
         r#"SELECT count(*) AS "n!", COALESCE(sum(close), 0) AS "sum!" FROM price_bars
@@ -190,9 +263,10 @@ async fn already_stored(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let file_sum: f64 = file.bars.iter().map(|b| b.close).sum();
-    let same_sum = (row.sum - file_sum).abs() <= 1e-9 * file_sum.abs().max(1.0);
-    Ok(row.n as usize == file.bars.len() && same_sum)
+    Ok(StoredRange {
+        count: row.n as usize,
+        close_sum: row.sum,
+    })
 }
 
 /// Upsert one page of bars (at most a few thousand): sorted by time, one bar per time
