@@ -32,6 +32,7 @@ cleanup() {
     pg_ctl -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
   else
     psql -h 127.0.0.1 -p "$port" -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    psql -h 127.0.0.1 -p "$port" -U postgres -qc "DROP DATABASE IF EXISTS ${db}_psql WITH (FORCE)" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
@@ -47,24 +48,28 @@ fi
 PSQL=(psql -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt)
 "${PSQL[@]}" -c "CREATE DATABASE $db"
 URL=postgres://postgres@127.0.0.1:$port/$db
-RUST_LOG=warn "$BIN" --database-url "$URL" migrate >/dev/null
+DATABASE_URL="$URL" RUST_LOG=warn "$BIN" migrate >/dev/null
 
 now() { date +%s.%N; }
 
 # 1. catalyst: parse every file, COPY, merge; one transaction.
 "${PSQL[@]}" -d "$db" -c "CHECKPOINT"
 t0=$(now)
-RUST_LOG=warn "$BIN" --database-url "$URL" prices import "$PRICES" --no-proxies >/dev/null
+DATABASE_URL="$URL" RUST_LOG=warn "$BIN" prices import "$PRICES" --no-proxies >/dev/null
 t1=$(now)
 rows=$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM price_bars")
 
-# 2. The same rows as one CSV in the table's shape; empty the table; psql \copy it.
+# 2. The same rows as one CSV in the table's shape, psql \copy'd into the same table in a
+#    second database migrated the same way (a fresh table on both sides).
 "${PSQL[@]}" -d "$db" -c "\\copy (SELECT * FROM price_bars) TO '$work/bars.csv' CSV"
-"${PSQL[@]}" -d "$db" -c "TRUNCATE price_bars" -c "VACUUM price_bars" -c "CHECKPOINT"
+"${PSQL[@]}" -c "CREATE DATABASE ${db}_psql"
+URL2=postgres://postgres@127.0.0.1:$port/${db}_psql
+DATABASE_URL="$URL2" RUST_LOG=warn "$BIN" migrate >/dev/null
+"${PSQL[@]}" -d "${db}_psql" -c "CHECKPOINT"
 t2=$(now)
-"${PSQL[@]}" -d "$db" -c "\\copy price_bars FROM '$work/bars.csv' CSV"
+"${PSQL[@]}" -d "${db}_psql" -c "\\copy price_bars FROM '$work/bars.csv' CSV"
 t3=$(now)
-rows2=$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM price_bars")
+rows2=$("${PSQL[@]}" -d "${db}_psql" -c "SELECT count(*) FROM price_bars")
 [ "$rows" = "$rows2" ] || { echo "row counts differ: $rows vs $rows2" >&2; exit 1; }
 
 python3 - "$rows" "$t0" "$t1" "$t2" "$t3" "$(du -sh "$PRICES" | cut -f1)" "$PROFILE" <<'PY'
