@@ -69,6 +69,22 @@ async fn counts(url: &str) -> Vec<(String, i64)> {
     out
 }
 
+/// A private cluster of the test's own (so it can be restarted) with a `faults` database.
+async fn cluster_with_database() -> (tempfile::TempDir, EmbeddedServer, String) {
+    let dir = cluster_dir();
+    let server = EmbeddedServer::start(dir.path()).unwrap();
+    let mut conn = PgConnection::connect(&server.url("postgres"))
+        .await
+        .unwrap();
+    sqlx::query("CREATE DATABASE faults")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    let url = server.url("faults");
+    (dir, server, url)
+}
+
 /// Stop the server hard (as a crash or a failover would) and start it again.
 fn restart(server: &mut EmbeddedServer, dir: &Path) -> EmbeddedServer {
     server.stop();
@@ -130,16 +146,7 @@ async fn wait_for(url: &str, sql: &str, child: &mut Child) {
 
 #[tokio::test]
 async fn a_postgres_restart_mid_study_leaves_the_previous_results_and_a_rerun_matches() {
-    let dir = cluster_dir();
-    let mut server = EmbeddedServer::start(dir.path()).unwrap();
-    let admin = server.url("postgres");
-    let mut conn = PgConnection::connect(&admin).await.unwrap();
-    sqlx::query("CREATE DATABASE faults")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    let url = server.url("faults");
+    let (dir, mut server, url) = cluster_with_database().await;
 
     let data = common::shared_data_dir();
     let feed = dir.path().join("synthetic.xml");
@@ -192,16 +199,7 @@ async fn a_postgres_restart_mid_study_leaves_the_previous_results_and_a_rerun_ma
 // Multi-threaded: the test blocks on child processes while its feed server answers them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_mid_ingest_loses_and_duplicates_nothing() {
-    let dir = cluster_dir();
-    let mut server = EmbeddedServer::start(dir.path()).unwrap();
-    let admin = server.url("postgres");
-    let mut conn = PgConnection::connect(&admin).await.unwrap();
-    sqlx::query("CREATE DATABASE faults")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    let url = server.url("faults");
+    let (dir, mut server, url) = cluster_with_database().await;
     run_ok(&url, &["migrate"]);
 
     // A feed server that answers slowly: PostgreSQL restarts while the ingest waits.
@@ -291,17 +289,7 @@ async fn slow_binance() -> String {
 // Multi-threaded: the test blocks on child processes while its Binance server answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_mid_backfill_resumes_without_duplicates() {
-    let dir = cluster_dir();
-    let mut server = EmbeddedServer::start(dir.path()).unwrap();
-    let mut conn = PgConnection::connect(&server.url("postgres"))
-        .await
-        .unwrap();
-    sqlx::query("CREATE DATABASE faults")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    let url = server.url("faults");
+    let (dir, mut server, url) = cluster_with_database().await;
     let binance = slow_binance().await;
     // 3 tokens x 2,160 hourly bars (90 days): 9 pages of at most 1,000, 400 ms each.
     let args = [

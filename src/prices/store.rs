@@ -72,19 +72,10 @@ pub async fn save_files(
             .windows(2)
             .all(|w| w[0].open_time < w[1].open_time);
         if stored.count == 0 && first_time && unique_times {
-            let mut copy = tx.copy_in_raw(COPY_DIRECT).await?;
-            for bar in &file.bars {
-                direct_row(&mut buf, token_id, interval, bar, &source);
-                if buf.len() >= COPY_CHUNK {
-                    copy.send(buf.as_bytes()).await?;
-                    buf.clear();
-                }
-            }
-            if !buf.is_empty() {
-                copy.send(buf.as_bytes()).await?;
-                buf.clear();
-            }
-            copy.finish().await?;
+            copy_bars(&mut tx, COPY_DIRECT, &file.bars, &mut buf, |buf, bar| {
+                direct_row(buf, token_id, interval, bar, &source)
+            })
+            .await?;
             report.bars += file.bars.len();
             continue;
         }
@@ -100,20 +91,10 @@ pub async fn save_files(
             staged_tokens.clear();
             staged_tokens.insert(token_id);
         }
-        // One COPY per file: it holds the connection while open.
-        let mut copy = tx.copy_in_raw(COPY_STAGE).await?;
-        for bar in &file.bars {
-            stage_row(&mut buf, token_id, bar, &source);
-            if buf.len() >= COPY_CHUNK {
-                copy.send(buf.as_bytes()).await?;
-                buf.clear();
-            }
-        }
-        if !buf.is_empty() {
-            copy.send(buf.as_bytes()).await?;
-            buf.clear();
-        }
-        copy.finish().await?;
+        copy_bars(&mut tx, COPY_STAGE, &file.bars, &mut buf, |buf, bar| {
+            stage_row(buf, token_id, bar, &source)
+        })
+        .await?;
         report.bars += file.bars.len();
     }
     if staged {
@@ -162,40 +143,56 @@ async fn merge_stage(conn: &mut PgConnection, interval: BarInterval) -> Result<u
     Ok(r.rows_affected())
 }
 
-/// One staging row in COPY's CSV form (an empty field is NULL).
-fn stage_row(buf: &mut String, token_id: i32, bar: &Bar, source: &str) {
-    let opt = |buf: &mut String, v: Option<f64>| {
-        buf.push(',');
-        if let Some(v) = v {
-            let _ = write!(buf, "{v}");
+/// One COPY per file (it holds the connection while open), sent in chunks of
+/// [`COPY_CHUNK`] bytes.
+async fn copy_bars(
+    conn: &mut PgConnection,
+    statement: &str,
+    bars: &[Bar],
+    buf: &mut String,
+    row: impl Fn(&mut String, &Bar),
+) -> Result<(), sqlx::Error> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    for bar in bars {
+        row(buf, bar);
+        if buf.len() >= COPY_CHUNK {
+            copy.send(buf.as_bytes()).await?;
+            buf.clear();
         }
-    };
-    let _ = write!(buf, "{token_id},{}", bar.open_time.timestamp());
-    opt(buf, bar.open);
-    opt(buf, bar.high);
-    opt(buf, bar.low);
-    let _ = write!(buf, ",{}", bar.close);
-    opt(buf, bar.volume);
-    opt(buf, bar.market_cap);
-    buf.push_str(",\"");
-    buf.push_str(&source.replace('"', "\"\""));
-    buf.push_str("\"\n");
+    }
+    if !buf.is_empty() {
+        copy.send(buf.as_bytes()).await?;
+        buf.clear();
+    }
+    copy.finish().await?;
+    Ok(())
 }
 
-/// One price_bars row in COPY's CSV form (an empty field is NULL).
+/// One staging row in COPY's CSV form (an empty field is NULL).
+fn stage_row(buf: &mut String, token_id: i32, bar: &Bar, source: &str) {
+    let _ = write!(buf, "{token_id},{}", bar.open_time.timestamp());
+    bar_fields(buf, bar, source);
+}
+
+/// One price_bars row in COPY's CSV form.
 fn direct_row(buf: &mut String, token_id: i32, interval: BarInterval, bar: &Bar, source: &str) {
-    let opt = |buf: &mut String, v: Option<f64>| {
-        buf.push(',');
-        if let Some(v) = v {
-            let _ = write!(buf, "{v}");
-        }
-    };
     let _ = write!(
         buf,
         "{token_id},{},{}",
         interval.as_str(),
         bar.open_time.format("%Y-%m-%d %H:%M:%S+00")
     );
+    bar_fields(buf, bar, source);
+}
+
+/// The fields after the key: prices, volume, market cap, source, newline.
+fn bar_fields(buf: &mut String, bar: &Bar, source: &str) {
+    let opt = |buf: &mut String, v: Option<f64>| {
+        buf.push(',');
+        if let Some(v) = v {
+            let _ = write!(buf, "{v}");
+        }
+    };
     opt(buf, bar.open);
     opt(buf, bar.high);
     opt(buf, bar.low);
