@@ -28,6 +28,43 @@ fn write_sources(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// A `catalyst` process whose output is read as it comes (a full pipe would stall it),
+/// kept for the failure message.
+struct Worker {
+    child: std::process::Child,
+    output: Arc<std::sync::Mutex<String>>,
+}
+
+impl Worker {
+    fn spawn(mut cmd: Command) -> Worker {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = Arc::new(std::sync::Mutex::new(String::new()));
+        let out: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().unwrap());
+        let err: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().unwrap());
+        for pipe in [out, err] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    let mut o = output.lock().unwrap();
+                    o.push_str(&line);
+                    o.push('\n');
+                }
+            });
+        }
+        Worker { child, output }
+    }
+
+    fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+}
+
 async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -247,45 +284,54 @@ async fn two_workers_fetch_each_source_once_and_insert_nothing_twice() {
     let file = write_sources(&dir, &text);
 
     let spawn_worker = |id: &str| {
-        catalyst(&db.url)
+        let mut cmd = catalyst(&db.url);
+        cmd.env("RUST_LOG", "catalyst=info")
             .args(["worker", "--id", id, "--sources"])
-            .arg(&file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            .arg(&file);
+        Worker::spawn(cmd)
     };
-    let w1 = spawn_worker("w1");
-    let w2 = spawn_worker("w2");
+    let mut w1 = spawn_worker("w1");
+    let mut w2 = spawn_worker("w2");
 
     let deadline = Instant::now() + Duration::from_secs(60);
     while count(&db.pool, "SELECT count(*) FROM ingest_runs").await < SOURCES as i64 {
-        assert!(
-            Instant::now() < deadline,
-            "workers did not get through the sources"
-        );
+        for (name, w) in [("w1", &mut w1), ("w2", &mut w2)] {
+            if let Some(status) = w.child.try_wait().unwrap() {
+                panic!("{name} exited early ({status}):\n{}", w.output());
+            }
+        }
+        if Instant::now() > deadline {
+            let state: Vec<(String, Option<String>, Option<String>)> =
+                sqlx::query_as("SELECT name, claimed_by, last_status FROM sources ORDER BY id")
+                    .fetch_all(&db.pool)
+                    .await
+                    .unwrap();
+            panic!(
+                "workers did not get through the sources in 60 s\nsources: {state:?}\nrequests: {:?}\nw1:\n{}\nw2:\n{}",
+                log.counts(),
+                w1.output(),
+                w2.output()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Let a due period's worth of polling pass: nothing is due again for an hour.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    for w in [&w1, &w2] {
+    for (name, mut w) in [("w1", w1), ("w2", w2)] {
         nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(w.id() as i32),
+            nix::unistd::Pid::from_raw(w.child.id() as i32),
             nix::sys::signal::Signal::SIGTERM,
         )
         .unwrap();
-    }
-    for (name, w) in [("w1", w1), ("w2", w2)] {
-        let out = tokio::task::spawn_blocking(move || w.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {:?} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let status = tokio::task::spawn_blocking(move || {
+            let status = w.child.wait();
+            (status, w)
+        })
+        .await
+        .unwrap();
+        let (status, w) = status;
+        let status = status.unwrap();
+        assert!(status.success(), "{name}: {status:?}\n{}", w.output());
     }
 
     let counts = log.counts();

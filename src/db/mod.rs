@@ -99,6 +99,50 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Whether `e` may pass if the statement is tried again: a lost or refused connection
+/// (PostgreSQL restarting), an exhausted pool, a deadlock or serialization failure, or
+/// the server shutting down or starting up.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exceptions; 40001/40P01: serialization failure, deadlock;
+            // 57P01-57P03: admin shutdown, crash shutdown, cannot connect now.
+            code.starts_with("08")
+                || matches!(&*code, "40001" | "40P01" | "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// Run `op` until it succeeds, fails for good, or has failed `attempts` times on
+/// [transient](is_transient) errors, waiting 0.5 s, 1 s, 2 s, ... between attempts. For
+/// short bookkeeping writes whose loss would cost more than the wait (a job's outcome,
+/// which also releases its claim).
+pub async fn retry_transient<T, F, Fut>(
+    what: &str,
+    attempts: u32,
+    mut op: F,
+) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut wait = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(e) if attempt < attempts && is_transient(&e) => {
+                tracing::warn!(attempt, "{what}: {e}; trying again in {wait:?}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(8));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The newest migration applied to the database, if any.
 pub async fn applied_version(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
     // sqlx's own bookkeeping table, absent before the first migration (a query naming it
@@ -153,4 +197,57 @@ async fn ensure_database(server: &EmbeddedServer) -> Result<(), DbError> {
     }
     conn.close().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn io_error() -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset",
+        ))
+    }
+
+    #[test]
+    fn lost_connections_are_transient_and_bad_queries_are_not() {
+        assert!(is_transient(&io_error()));
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlx::Error::ColumnNotFound("x".into())));
+    }
+
+    #[tokio::test]
+    async fn retry_transient_tries_again_then_gives_up() {
+        let calls = AtomicU32::new(0);
+        let got = retry_transient("test", 3, || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(io_error()),
+                n => Ok(n),
+            }
+        })
+        .await;
+        assert_eq!(got.ok(), Some(1));
+
+        let calls = AtomicU32::new(0);
+        let got: Result<(), _> = retry_transient("test", 2, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(io_error())
+        })
+        .await;
+        assert!(got.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+        // A permanent error is returned at once.
+        let calls = AtomicU32::new(0);
+        let got: Result<(), _> = retry_transient("test", 5, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(sqlx::Error::RowNotFound)
+        })
+        .await;
+        assert!(got.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
 }

@@ -274,7 +274,13 @@ pub async fn run_source(
         etag: etag.as_deref(),
         last_modified: last_modified.as_deref(),
     };
-    if let Err(e) = source_store::finish(pool, &record).await {
+    // Recording the run also releases the claim: a write lost to a passing database
+    // fault would leave the source claimed until its lease lapses, so try for a while.
+    let recorded = crate::db::retry_transient("recording the run", 6, || {
+        source_store::finish(pool, &record)
+    })
+    .await;
+    if let Err(e) = recorded {
         tracing::error!(source = %source.config.name, "could not record the run: {e}");
     }
     match &error {

@@ -336,6 +336,20 @@ pub async fn renew_claim(
         == 1)
 }
 
+/// Release `worker`'s claim on one source, leaving it due as it was (a job that ended
+/// without recording its outcome: the source is not left to wait out the lease).
+pub async fn release(pool: &PgPool, source_id: i64, worker: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        "UPDATE sources SET claimed_by = NULL, claim_expires_at = NULL WHERE id = $1 AND claimed_by = $2",
+        source_id,
+        worker
+    )
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 /// Release every claim `worker` holds (on shutdown), leaving the sources due as they were.
 pub async fn release_all(pool: &PgPool, worker: &str) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query!(

@@ -134,10 +134,9 @@ impl Claimed {
     /// heartbeat renews the claim every third of the lease, so a slow job stays this
     /// worker's; if the worker dies, the heartbeat dies with it and the lease lapses.
     pub async fn run(self, ctx: Arc<Context>) -> Result<(), WorkerError> {
-        let heartbeat = tokio::spawn(heartbeat(ctx.clone(), self.claim_key()));
-        let result = self.run_claimed(&ctx).await;
-        heartbeat.abort();
-        result
+        // Aborted on drop, so a panicking job does not leave it renewing the claim.
+        let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(ctx.clone(), self.claim_key())));
+        self.run_claimed(&ctx).await
     }
 
     fn claim_key(&self) -> ClaimKey {
@@ -184,14 +183,16 @@ impl Claimed {
                         (false, e.to_string())
                     }
                 };
-                store::finish(
-                    &ctx.pool,
-                    PRICE_UPKEEP_JOB,
-                    &ctx.worker_id,
-                    ok,
-                    &summary,
-                    job.every.as_secs_f64(),
-                )
+                crate::db::retry_transient("recording price upkeep", 6, || {
+                    store::finish(
+                        &ctx.pool,
+                        PRICE_UPKEEP_JOB,
+                        &ctx.worker_id,
+                        ok,
+                        &summary,
+                        job.every.as_secs_f64(),
+                    )
+                })
                 .await?;
                 Ok(())
             }
@@ -199,10 +200,28 @@ impl Claimed {
     }
 }
 
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum ClaimKey {
     Source(i64),
     Job(&'static str),
+}
+
+impl ClaimKey {
+    /// Give the claim back without recording an outcome (its job ended abnormally).
+    async fn release(self, ctx: &Context) -> Result<bool, sqlx::Error> {
+        match self {
+            ClaimKey::Source(id) => source_store::release(&ctx.pool, id, &ctx.worker_id).await,
+            ClaimKey::Job(_) => Ok(store::release_all(&ctx.pool, &ctx.worker_id).await? > 0),
+        }
+    }
 }
 
 async fn heartbeat(ctx: Arc<Context>, key: ClaimKey) {
@@ -237,11 +256,53 @@ pub const MAX_IDLE: Duration = Duration::from_secs(30);
 /// The shortest, so a busy queue is not polled in a tight loop.
 pub const MIN_IDLE: Duration = Duration::from_millis(200);
 
-fn log_done(done: Result<(JobKind, Result<(), WorkerError>), tokio::task::JoinError>) {
-    match done {
-        Ok((_, Ok(()))) => {}
-        Ok((kind, Err(e))) => tracing::error!(job = kind.name(), "{e}"),
-        Err(e) => tracing::error!("job task: {e}"),
+/// The jobs in flight, and the claim each holds (to give back if its task panics).
+#[derive(Default)]
+struct Running {
+    tasks: tokio::task::JoinSet<(JobKind, Result<(), WorkerError>)>,
+    claims: std::collections::HashMap<tokio::task::Id, ClaimKey>,
+}
+
+impl Running {
+    fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    fn spawn(&mut self, ctx: Arc<Context>, job: Claimed) {
+        let key = job.claim_key();
+        let handle = self.tasks.spawn(async move {
+            let kind = job.kind();
+            (kind, job.run(ctx).await)
+        });
+        self.claims.insert(handle.id(), key);
+    }
+
+    /// Wait for one job to end and account for it. A job that panicked recorded nothing,
+    /// so its claim is released here: the job is due again at once rather than after the
+    /// lease.
+    async fn join_next(&mut self, ctx: &Context) -> Option<()> {
+        let done = self.tasks.join_next_with_id().await?;
+        match done {
+            Ok((id, (kind, result))) => {
+                self.claims.remove(&id);
+                if let Err(e) = result {
+                    tracing::error!(job = kind.name(), "{e}");
+                }
+            }
+            Err(e) => {
+                tracing::error!("job task ended abnormally: {e}");
+                if let Some(key) = self.claims.remove(&e.id()) {
+                    if let Err(re) = key.release(ctx).await {
+                        tracing::warn!(?key, "could not release the claim: {re}");
+                    }
+                }
+            }
+        }
+        Some(())
     }
 }
 
@@ -269,8 +330,7 @@ pub async fn run(
 ) -> Result<u64, WorkerError> {
     let concurrency = concurrency.max(1);
     let mut jobs = 0u64;
-    let mut running: tokio::task::JoinSet<(JobKind, Result<(), WorkerError>)> =
-        tokio::task::JoinSet::new();
+    let mut running = Running::default();
     tracing::info!(worker = %ctx.worker_id, concurrency, "worker started");
     loop {
         if *stop.borrow() {
@@ -287,11 +347,7 @@ pub async fn run(
                 match kind.claim(&ctx).await {
                     Ok(Some(job)) => {
                         claimed = true;
-                        let ctx = ctx.clone();
-                        running.spawn(async move {
-                            let kind = job.kind();
-                            (kind, job.run(ctx).await)
-                        });
+                        running.spawn(ctx.clone(), job);
                     }
                     Ok(None) => {}
                     // A database hiccup must not end the worker: log, wait, try again.
@@ -310,18 +366,16 @@ pub async fn run(
             .unwrap_or(MIN_IDLE)
             .clamp(MIN_IDLE, MAX_IDLE);
         tokio::select! {
-            Some(done) = running.join_next(), if !running.is_empty() => {
+            Some(()) = running.join_next(&ctx), if !running.is_empty() => {
                 jobs += 1;
-                log_done(done);
             }
             _ = tokio::time::sleep(idle) => {}
             _ = stop.changed() => {}
         }
     }
     // Finish the jobs in hand.
-    while let Some(done) = running.join_next().await {
+    while running.join_next(&ctx).await.is_some() {
         jobs += 1;
-        log_done(done);
     }
     for kind in kinds {
         match kind.release(&ctx).await {
