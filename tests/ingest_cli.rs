@@ -238,6 +238,52 @@ async fn sources_check_prints_what_it_would_ingest_and_stores_nothing() {
     assert!(broken_line.contains("never run"), "{broken_line}");
 }
 
+/// An ad-hoc `ingest --feed` source is ingested when asked and never polled: a later
+/// one-shot `catalyst ingest` of every enabled source leaves it alone (a file feed would
+/// fail at every poll), and `/sources` says it is on demand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ad_hoc_feeds_are_not_polled_afterwards() {
+    let db = common::test_db().await;
+    let base = spawn(news_site(Log::default())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("one.rss");
+    std::fs::write(
+        &feed,
+        r#"<rss version="2.0"><channel><title>One</title>
+<item><title>SEC approves spot ether ETFs</title><link>https://adhoc.example/1</link>
+<pubDate>Thu, 23 May 2024 21:00:00 +0000</pubDate></item></channel></rss>"#,
+    )
+    .unwrap();
+    let out = catalyst(&db.url)
+        .args(["ingest", "--feed"])
+        .arg(&feed)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = write_sources(&dir, &sources_toml(&base));
+    let out = catalyst(&db.url)
+        .arg("ingest")
+        .arg("--sources")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("one.rss"), "{stdout}");
+    let ad_hoc: (bool, i64) = sqlx::query_as(
+        "SELECT s.enabled, (SELECT count(*) FROM ingest_runs r WHERE r.source_id = s.id)
+         FROM sources s WHERE NOT from_config",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(ad_hoc, (false, 1), "one run: the ad-hoc one");
+}
+
 /// Twelve feeds, each slow to answer; two `catalyst worker` processes share them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_fetch_each_source_once_and_insert_nothing_twice() {

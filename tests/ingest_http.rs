@@ -342,6 +342,45 @@ async fn robots_txt_disallow_is_honoured_for_our_agent() {
 }
 
 #[tokio::test]
+async fn an_unreadable_robots_txt_stops_fetching_and_says_why() {
+    let log = Log::default();
+    let (l1, l2) = (log.clone(), log.clone());
+    let router = Router::new()
+        .route(
+            "/robots.txt",
+            get(move |h: HeaderMap| async move {
+                l1.push("/robots.txt", &h);
+                (StatusCode::SERVICE_UNAVAILABLE, "down")
+            }),
+        )
+        .route(
+            "/feed.xml",
+            get(move |h: HeaderMap| async move {
+                l2.push("/feed.xml", &h);
+                "feed"
+            }),
+        );
+    let base = spawn(router).await;
+    let f = Fetcher::new(quick()).unwrap();
+    let url = format!("{base}/feed.xml");
+    let err = get_page(&f, &url).await.unwrap_err();
+    assert!(matches!(err, HttpError::RobotsUnavailable { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("{url}: not fetched")) && text.contains("answered 503"),
+        "{text}"
+    );
+    assert_eq!(log.hits("/feed.xml"), 0);
+
+    // Nothing listens on port 9: the reason names the connection failure.
+    let err = get_page(&f, "http://127.0.0.1:9/feed.xml")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HttpError::RobotsUnavailable { .. }), "{err}");
+    assert!(err.to_string().contains("127.0.0.1:9/robots.txt"), "{err}");
+}
+
+#[tokio::test]
 async fn conditional_get_sends_validators_and_304_is_not_modified() {
     let log = Log::default();
     let l = log.clone();

@@ -84,7 +84,7 @@ fn fixture_params() -> StudyParams {
 }
 
 async fn load_everything(pool: &sqlx::PgPool, base: &str) -> ingest::IngestReport {
-    let client = ingest::feed::http_client().unwrap();
+    let client = common::fetcher();
     let feed = FeedLocation::parse(&format!("{base}/feed.xml"));
     let report = ingest::ingest_feed(pool, &client, &feed, None)
         .await
@@ -418,7 +418,7 @@ async fn bad_feeds_fail_with_the_input_named_and_keep_what_was_stored() {
     let db = common::test_db().await;
     let base = feed_server().await;
     load_everything(&db.pool, &base).await;
-    let client = ingest::feed::http_client().unwrap();
+    let client = common::fetcher();
     for (path, needle) in [
         ("/broken.xml", "500"),
         ("/not-a-feed", "not a valid"),
@@ -458,6 +458,8 @@ async fn bad_feeds_fail_with_the_input_named_and_keep_what_was_stored() {
         page.contains("Recent runs")
             && page.contains("failed")
             && page.contains("server answered 500")
+            && page.contains("ingested on demand"),
+        "{page}"
     );
 }
 
@@ -850,7 +852,7 @@ async fn cached_pages_follow_every_write() {
     assert!(empty.contains("No events yet"));
     let (_, again) = get_page(&state, "/").await;
     assert_eq!(empty, again, "served from the cache");
-    let client = ingest::feed::http_client().unwrap();
+    let client = common::fetcher();
     ingest::ingest_feed(
         &db.pool,
         &client,

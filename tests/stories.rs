@@ -138,7 +138,7 @@ async fn ingest_wires(
     base: &str,
     order: &[&str],
 ) -> Vec<ingest::IngestReport> {
-    let client = ingest::feed::http_client().unwrap();
+    let client = common::fetcher();
     let mut reports = Vec::new();
     for name in order {
         let loc = FeedLocation::parse(&format!("{base}/{name}.xml"));
@@ -274,7 +274,7 @@ async fn duplicates_via_tracking_parameters_and_content_across_feeds_store_one_a
         ),
     )
     .unwrap();
-    let client = ingest::feed::http_client().unwrap();
+    let client = common::fetcher();
     let r = ingest::ingest_feed(pool, &client, &FeedLocation::File(file), None)
         .await
         .unwrap();
@@ -451,7 +451,7 @@ async fn real_headlines_group_the_same_story_and_keep_others_apart() {
     let db = common::test_db().await;
     let pool = &db.pool;
     let dir = tempfile::tempdir().unwrap();
-    let client = ingest::feed::http_client().unwrap();
+    let client = common::fetcher();
     for file in newsapi_feeds(dir.path()) {
         ingest::ingest_feed(pool, &client, &FeedLocation::File(file), None)
             .await

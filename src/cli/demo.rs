@@ -133,10 +133,11 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
     let feed_path = feed_dir.join("curated-events.rss");
     std::fs::write(&feed_path, curated_to_rss(CURATED_EVENTS)?)
         .with_context(|| format!("writing {}", feed_path.display()))?;
-    let client = ingest::feed::http_client()?;
+    // A file: the fetcher's HTTP settings do not come into it.
+    let fetcher = ingest::http::Fetcher::new(Default::default())?;
     let ingested = ingest::ingest_feed(
         pool,
-        &client,
+        &fetcher,
         &FeedLocation::File(feed_path),
         Some(DEMO_SOURCE_NAME),
     )

@@ -25,11 +25,17 @@ pub struct SourcesFailed {
 /// A one-shot run claims each source for at most this long (see `catalyst worker`).
 pub const ONE_SHOT_LEASE_SECS: f64 = 1800.0;
 
-/// Ad-hoc: one feed URL or file, as before sources files existed (the demo uses it).
-pub async fn feed(pool: &PgPool, feed: &str, source_name: Option<&str>) -> anyhow::Result<()> {
-    let client = ingest::feed::http_client()?;
+/// Ad-hoc: one feed URL or file. A URL is fetched as configured sources are: with the
+/// sources file's `[fetch]` settings (User-Agent, timeouts, retries, robots.txt).
+pub async fn feed(
+    pool: &PgPool,
+    feed: &str,
+    source_name: Option<&str>,
+    file: &SourcesFileArg,
+) -> anyhow::Result<()> {
+    let fetcher = Fetcher::new(file.load()?.fetch)?;
     let location = FeedLocation::parse(feed);
-    let r = ingest::ingest_feed(pool, &client, &location, source_name).await?;
+    let r = ingest::ingest_feed(pool, &fetcher, &location, source_name).await?;
     println!(
         "{feed}: {} items, {} new, {} already stored, {} skipped",
         r.fetched,

@@ -299,8 +299,9 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
         Command::Ingest {
             feed: Some(feed),
             source_name,
+            sources_file,
             ..
-        } => ingest::feed(pool, &feed, source_name.as_deref()).await?,
+        } => ingest::feed(pool, &feed, source_name.as_deref(), &sources_file).await?,
         Command::Ingest {
             feed: None,
             source,

@@ -2,27 +2,19 @@
 //! JSON Feed with `feed-rs` into plain news items. Parsing is pure.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::charset::xml_as_utf8;
+use super::http::{Fetched, Fetcher, Request};
 use super::normalize::{canonical_url, collapse_whitespace, plain_text};
+use super::IngestError;
 
 /// Feeds larger than this are refused rather than read into memory.
 pub const MAX_FEED_BYTES: usize = 20 * 1024 * 1024;
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
-pub const USER_AGENT: &str = concat!(
-    "catalyst/",
-    env!("CARGO_PKG_VERSION"),
-    " (news impact tracker)"
-);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
-    #[error("{url}: request failed: {reason}")]
-    Http { url: String, reason: String },
-    #[error("{url}: server answered {status}")]
-    Status { url: String, status: u16 },
     #[error("{input}: larger than {MAX_FEED_BYTES} bytes")]
     TooLarge { input: String },
     #[error("{path}: {source}")]
@@ -86,11 +78,10 @@ impl std::fmt::Display for FeedLocation {
     }
 }
 
-/// Read the raw bytes of a feed.
-pub async fn fetch(
-    client: &reqwest::Client,
-    location: &FeedLocation,
-) -> Result<Vec<u8>, FeedError> {
+/// Read the raw bytes of a feed: a file, or a URL through the polite fetch layer
+/// (robots.txt, retries, body cap, charset; see `http`). A fetched feed is re-encoded
+/// as UTF-8 (its XML declaration too), as the scheduled sources are.
+pub async fn fetch(fetcher: &Fetcher, location: &FeedLocation) -> Result<Vec<u8>, IngestError> {
     match location {
         FeedLocation::File(path) => {
             let bytes = tokio::fs::read(path)
@@ -102,60 +93,25 @@ pub async fn fetch(
             if bytes.len() > MAX_FEED_BYTES {
                 return Err(FeedError::TooLarge {
                     input: path.display().to_string(),
-                });
+                }
+                .into());
             }
             Ok(bytes)
         }
         FeedLocation::Url(url) => {
-            let http = |e: reqwest::Error| FeedError::Http {
-                url: url.clone(),
-                reason: error_chain(&e),
+            let request = Request {
+                url,
+                ..Default::default()
             };
-            let mut resp = client.get(url).send().await.map_err(http)?;
-            if !resp.status().is_success() {
-                return Err(FeedError::Status {
-                    url: url.clone(),
-                    status: resp.status().as_u16(),
-                });
+            match fetcher.fetch(&request).await? {
+                Fetched::Page(page) => Ok(xml_as_utf8(&page.text()).into_owned().into_bytes()),
+                // No validators were sent, so a 304 is the server's mistake.
+                Fetched::NotModified => Err(IngestError::Source(format!(
+                    "{url}: answered 304 Not Modified to an unconditional request"
+                ))),
             }
-            let mut body = Vec::new();
-            while let Some(chunk) = resp.chunk().await.map_err(http)? {
-                if body.len() + chunk.len() > MAX_FEED_BYTES {
-                    return Err(FeedError::TooLarge { input: url.clone() });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(body)
         }
     }
-}
-
-/// The HTTP client for feeds: timeouts, User-Agent, gzip/brotli, rustls.
-pub fn http_client() -> Result<reqwest::Client, FeedError> {
-    reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .timeout(FETCH_TIMEOUT)
-        .connect_timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .map_err(|e| FeedError::Http {
-            url: "(client)".into(),
-            reason: error_chain(&e),
-        })
-}
-
-/// reqwest's top-level message hides the cause ("error sending request"); add it.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 /// One news item, normalised.

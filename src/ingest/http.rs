@@ -63,6 +63,8 @@ pub enum HttpError {
     BadUrl { url: String },
     #[error("{url}: disallowed by the site's robots.txt for our User-Agent")]
     Robots { url: String },
+    #[error("{url}: not fetched, the site's robots.txt could not be read ({reason})")]
+    RobotsUnavailable { url: String, reason: String },
     #[error("{url}: server answered {status} (after {attempts} attempts)")]
     Status {
         url: String,
@@ -119,10 +121,15 @@ pub enum Fetched {
 #[derive(Debug, Clone)]
 enum Robots {
     AllowAll,
-    /// robots.txt unreachable (5xx, network): RFC 9309 says assume a complete disallow.
-    DisallowAll,
+    /// robots.txt unreachable (5xx, network), with why: RFC 9309 says assume a complete
+    /// disallow. Kept only [`UNAVAILABLE_ROBOTS_TTL`], so a passing fault does not shut the
+    /// host out for the whole robots TTL.
+    Unavailable(String),
     Rules(Arc<Vec<u8>>),
 }
+
+/// How long an unreadable robots.txt is remembered before it is asked for again.
+const UNAVAILABLE_ROBOTS_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 struct Host {
@@ -176,11 +183,7 @@ impl Fetcher {
                 url: req.url.to_string(),
             })?;
         let agent = req.user_agent.unwrap_or(&self.config.user_agent);
-        if !self.robots_allow(&url, agent).await {
-            return Err(HttpError::Robots {
-                url: req.url.to_string(),
-            });
-        }
+        self.robots_allow(&url, req.url, agent).await?;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -343,14 +346,27 @@ impl Fetcher {
         })
     }
 
-    async fn robots_allow(&self, url: &url::Url, agent: &str) -> bool {
+    async fn robots_allow(
+        &self,
+        url: &url::Url,
+        asked: &str,
+        agent: &str,
+    ) -> Result<(), HttpError> {
         let key = host_key(url);
         let cached = {
             let hosts = self.hosts.lock().await;
             hosts
                 .get(&key)
                 .and_then(|h| h.robots.clone())
-                .filter(|(_, at)| at.elapsed() < self.config.robots_ttl)
+                .filter(|(r, at)| {
+                    let ttl = match r {
+                        Robots::Unavailable(_) => {
+                            UNAVAILABLE_ROBOTS_TTL.min(self.config.robots_ttl)
+                        }
+                        _ => self.config.robots_ttl,
+                    };
+                    at.elapsed() < ttl
+                })
                 .map(|(r, _)| r)
         };
         let robots = match cached {
@@ -369,14 +385,26 @@ impl Fetcher {
                 r
             }
         };
-        match robots {
+        let allowed = match robots {
             Robots::AllowAll => true,
-            Robots::DisallowAll => false,
+            Robots::Unavailable(reason) => {
+                return Err(HttpError::RobotsUnavailable {
+                    url: asked.to_string(),
+                    reason,
+                })
+            }
             Robots::Rules(txt) => match texting_robots::Robot::new(robot_name(agent), &txt) {
                 Ok(robot) => robot.allowed(url.as_str()),
                 // A file the parser cannot read says nothing we could honour.
                 Err(_) => true,
             },
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(HttpError::Robots {
+                url: asked.to_string(),
+            })
         }
     }
 
@@ -403,12 +431,18 @@ impl Fetcher {
                 Robots::AllowAll
             }
             Ok(r) => {
-                tracing::warn!(url = %robots_url, status = r.status().as_u16(), "robots.txt unavailable; not fetching from this host for now");
-                Robots::DisallowAll
+                let reason = format!("{robots_url} answered {}", r.status().as_u16());
+                tracing::warn!(
+                    "robots.txt unavailable; not fetching from this host for now: {reason}"
+                );
+                Robots::Unavailable(reason)
             }
             Err(e) => {
-                tracing::warn!(url = %robots_url, "robots.txt unreachable; not fetching from this host for now: {}", error_chain(&e));
-                Robots::DisallowAll
+                let reason = format!("{robots_url}: {}", error_chain(&e));
+                tracing::warn!(
+                    "robots.txt unreachable; not fetching from this host for now: {reason}"
+                );
+                Robots::Unavailable(reason)
             }
         }
     }

@@ -49,12 +49,12 @@ pub struct IngestReport {
 /// `ingest_runs`.
 pub async fn ingest_feed(
     pool: &PgPool,
-    client: &reqwest::Client,
+    fetcher: &http::Fetcher,
     location: &FeedLocation,
     source_name: Option<&str>,
 ) -> Result<IngestReport, IngestError> {
     let started = chrono::Utc::now();
-    let result = ingest_feed_once(pool, client, location, source_name).await;
+    let result = ingest_feed_once(pool, fetcher, location, source_name).await;
     let input = location.to_string();
     if let Err(e) = store::record_run(
         pool,
@@ -72,7 +72,7 @@ pub async fn ingest_feed(
 
 async fn ingest_feed_once(
     pool: &PgPool,
-    client: &reqwest::Client,
+    fetcher: &http::Fetcher,
     location: &FeedLocation,
     source_name: Option<&str>,
 ) -> Result<IngestReport, IngestError> {
@@ -81,7 +81,7 @@ async fn ingest_feed_once(
         input: input.clone(),
         source,
     };
-    let bytes = feed::fetch(client, location).await?;
+    let bytes = feed::fetch(fetcher, location).await?;
     let parsed = feed::parse(&bytes, &input)?;
     for reason in &parsed.skipped {
         tracing::warn!(feed = %input, "skipped {reason}");
@@ -105,11 +105,7 @@ async fn ingest_feed_once(
         ..Default::default()
     };
     for item in &parsed.items {
-        let text = match &item.summary {
-            Some(s) => format!("{}\n{}", item.title, s),
-            None => item.title.clone(),
-        };
-        let tags = tagger.tag(&text);
+        let tags = tagger.tag(&run::tag_text(item));
         match store::store_item(&mut tx, source_id, item, &tags, &token_ids, &category_ids)
             .await
             .map_err(db)?

@@ -26,7 +26,8 @@ pub fn story_entities(tags: &Tags) -> Vec<String> {
 }
 
 /// Find or create the source for `url`. The name is kept once set; a name already used
-/// by another URL gets the URL's hash appended.
+/// by another URL gets the URL's hash appended. A source created here (ad hoc, by
+/// `ingest --feed`) is not enabled: it is ingested when asked, not polled by workers.
 pub async fn upsert_source(
     conn: &mut PgConnection,
     name: &str,
@@ -50,7 +51,7 @@ pub async fn upsert_source(
         name.to_string()
     };
     sqlx::query_scalar!(
-        r#"INSERT INTO sources (name, kind, url) VALUES ($1, 'feed', $2)
+        r#"INSERT INTO sources (name, kind, url, enabled) VALUES ($1, 'feed', $2, false)
            ON CONFLICT (url) DO UPDATE SET url = EXCLUDED.url
            RETURNING id"#,
         name,
@@ -232,9 +233,15 @@ pub async fn record_run(
         ),
         Err(e) => ("failed", 0, 0, 0, 0, Some(e.as_str())),
     };
+    // The source's own health columns follow its latest run, as for scheduled sources.
     sqlx::query!(
-        r#"INSERT INTO ingest_runs (source_id, input, started_at, status, fetched, new, duplicates, skipped, error)
-           VALUES ((SELECT id FROM sources WHERE url = $1), $2, $3, $4, $5, $6, $7, $8, $9)"#,
+        r#"WITH source AS (
+             UPDATE sources SET last_status = $4, last_run_at = now(), last_error = $9,
+                    consecutive_failures = CASE WHEN $4 = 'failed' THEN consecutive_failures + 1
+                                                ELSE 0 END
+             WHERE url = $1 RETURNING id)
+           INSERT INTO ingest_runs (source_id, input, started_at, status, fetched, new, duplicates, skipped, error)
+           VALUES ((SELECT id FROM source), $2, $3, $4, $5, $6, $7, $8, $9)"#,
         source_url,
         input,
         started,

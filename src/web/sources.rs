@@ -1,12 +1,16 @@
-//! `/sources`: every news source with its articles, events and latest item.
+//! `/sources`: every news source with its health (last run, failures in a row, next
+//! poll, which worker holds it), its articles and events; the other worker jobs (price
+//! upkeep); and the recent runs.
 
 use askama::Template;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
+use chrono::{DateTime, Utc};
 
 use super::error::WebError;
+use super::events::ago;
 use super::format::utc;
 use super::AppState;
 
@@ -25,16 +29,103 @@ pub struct RunRow {
 
 pub struct SourceRow {
     pub name: String,
-    pub last_status: String,
     pub runs: i64,
     pub failures: i64,
     pub kind: String,
     pub url: String,
-    pub enabled: bool,
     pub articles: i64,
     pub events: i64,
     pub latest: String,
-    pub added: String,
+    pub health: Health,
+}
+
+/// How a source (or a worker job) is doing, from its last run.
+pub struct Health {
+    /// "ok", "not modified", "failing", "never run", "disabled".
+    pub label: String,
+    /// CSS class: "pos", "neg" or "".
+    pub class: &'static str,
+    /// When it last ran, and the last error while it fails.
+    pub last_run: String,
+    pub last_error: String,
+    /// "in 12 minutes", "running on worker-1", "–" when disabled.
+    pub next: String,
+}
+
+impl Health {
+    #[allow(clippy::too_many_arguments)]
+    fn of(
+        schedule: Schedule,
+        last_status: Option<&str>,
+        last_run: Option<DateTime<Utc>>,
+        last_error: Option<String>,
+        failures_in_a_row: i32,
+        next_due: DateTime<Utc>,
+        claimed_by: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Health {
+        let enabled = schedule == Schedule::Polled;
+        let (label, class) = match (schedule, last_status) {
+            (Schedule::Disabled, _) => ("disabled".to_string(), ""),
+            (Schedule::OnDemand, None) => ("ingested on demand".to_string(), ""),
+            (Schedule::OnDemand, Some("failed")) => ("last ingest failed".to_string(), "neg"),
+            (Schedule::OnDemand, Some(_)) => ("ingested on demand".to_string(), "pos"),
+            (Schedule::Polled, None) => ("never run".to_string(), ""),
+            (Schedule::Polled, Some("failed")) if failures_in_a_row > 1 => (
+                format!("failing ({failures_in_a_row} runs in a row)"),
+                "neg",
+            ),
+            (Schedule::Polled, Some("failed")) => ("failed".to_string(), "neg"),
+            (Schedule::Polled, Some("not_modified")) => ("ok (not modified)".to_string(), "pos"),
+            (Schedule::Polled, Some(other)) => (other.to_string(), "pos"),
+        };
+        let next = match (enabled, claimed_by) {
+            (_, Some(worker)) => format!("running on {worker}"),
+            (false, None) => "–".to_string(),
+            (true, None) if next_due <= now => "due now".to_string(),
+            (true, None) => ago(next_due, now),
+        };
+        Health {
+            label,
+            class,
+            last_run: last_run
+                .map(|t| format!("{} ({})", utc(t), ago(t, now)))
+                .unwrap_or_else(|| "–".into()),
+            last_error: if failures_in_a_row > 0 {
+                last_error.unwrap_or_default()
+            } else {
+                String::new()
+            },
+            next,
+        }
+    }
+}
+
+/// Whether workers poll a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    Polled,
+    /// A configured source switched off (or removed from the sources file).
+    Disabled,
+    /// An ad-hoc `ingest --feed` source: ingested when asked.
+    OnDemand,
+}
+
+impl Schedule {
+    fn of(enabled: bool, from_config: bool) -> Schedule {
+        match (enabled, from_config) {
+            (true, _) => Schedule::Polled,
+            (false, true) => Schedule::Disabled,
+            (false, false) => Schedule::OnDemand,
+        }
+    }
+}
+
+/// A periodic job other than a source (`worker_jobs`, e.g. prices-upkeep).
+pub struct JobRow {
+    pub name: String,
+    pub health: Health,
+    pub summary: String,
 }
 
 #[derive(Template)]
@@ -42,6 +133,7 @@ pub struct SourceRow {
 pub struct SourcesPage {
     pub title: String,
     pub rows: Vec<SourceRow>,
+    pub jobs: Vec<JobRow>,
     pub runs: Vec<RunRow>,
 }
 
@@ -49,15 +141,15 @@ pub struct SourcesPage {
 pub const RECENT_RUNS: i64 = 50;
 
 async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
+    let now = Utc::now();
     let rows = sqlx::query!(
-        r#"SELECT s.name, s.kind, s.url, s.enabled, s.created_at,
+        r#"SELECT s.name, s.kind, s.url, s.enabled, s.from_config, s.last_status, s.last_run_at, s.last_error,
+                  s.consecutive_failures, s.next_due_at, s.claimed_by,
                   count(a.id) AS "articles!", count(DISTINCT a.event_id) AS "events!",
                   max(a.published_at) AS latest,
                   (SELECT count(*) FROM ingest_runs r WHERE r.source_id = s.id) AS "runs!",
                   (SELECT count(*) FROM ingest_runs r WHERE r.source_id = s.id
-                     AND r.status = 'failed') AS "failures!",
-                  (SELECT r.status FROM ingest_runs r WHERE r.source_id = s.id
-                   ORDER BY r.started_at DESC LIMIT 1) AS last_status
+                     AND r.status = 'failed') AS "failures!"
            FROM sources s LEFT JOIN articles a ON a.source_id = s.id
            GROUP BY s.id ORDER BY s.name"#
     )
@@ -65,17 +157,49 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
     .await?
     .into_iter()
     .map(|r| SourceRow {
+        health: Health::of(
+            Schedule::of(r.enabled, r.from_config),
+            r.last_status.as_deref(),
+            r.last_run_at,
+            r.last_error,
+            r.consecutive_failures,
+            r.next_due_at,
+            r.claimed_by,
+            now,
+        ),
         name: r.name,
-        last_status: r.last_status.unwrap_or_else(|| "–".into()),
         runs: r.runs,
         failures: r.failures,
         kind: r.kind,
         url: r.url,
-        enabled: r.enabled,
         articles: r.articles,
         events: r.events,
         latest: r.latest.map(utc).unwrap_or_else(|| "–".into()),
-        added: utc(r.created_at),
+    })
+    .collect();
+    let jobs = sqlx::query!(
+        r#"SELECT name, next_due_at, claimed_by, last_finished_at, last_status, last_summary
+           FROM worker_jobs ORDER BY name"#
+    )
+    .fetch_all(&state.pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        let failed = r.last_status.as_deref() == Some("failed");
+        JobRow {
+            health: Health::of(
+                Schedule::Polled,
+                r.last_status.as_deref(),
+                r.last_finished_at,
+                r.last_summary.clone().filter(|_| failed),
+                i32::from(failed),
+                r.next_due_at,
+                r.claimed_by,
+                now,
+            ),
+            name: r.name,
+            summary: r.last_summary.unwrap_or_default(),
+        }
     })
     .collect();
     let runs = sqlx::query!(
@@ -103,7 +227,92 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
     let page = SourcesPage {
         title: "News sources".into(),
         rows,
+        jobs,
         runs,
     };
     Ok(Html(page.render()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 27, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn health_says_how_a_source_is_doing() {
+        let now = at(12, 0);
+        let failing = Health::of(
+            Schedule::Polled,
+            Some("failed"),
+            Some(at(11, 0)),
+            Some("https://x.example/feed: server answered 503".into()),
+            3,
+            at(13, 0),
+            None,
+            now,
+        );
+        assert_eq!(failing.label, "failing (3 runs in a row)");
+        assert_eq!(failing.class, "neg");
+        assert!(failing.last_error.contains("503"));
+        assert!(failing.last_run.starts_with("2025-01-27 11:00 UTC"));
+        assert!(failing.next.starts_with("in "), "{}", failing.next);
+
+        let ok = Health::of(
+            Schedule::Polled,
+            Some("ok"),
+            Some(at(11, 0)),
+            Some("old".into()),
+            0,
+            at(11, 30),
+            None,
+            now,
+        );
+        assert_eq!((ok.label.as_str(), ok.class), ("ok", "pos"));
+        assert_eq!(ok.last_error, "", "a recovered source shows no stale error");
+        assert_eq!(ok.next, "due now");
+
+        let running = Health::of(
+            Schedule::Polled,
+            None,
+            None,
+            None,
+            0,
+            at(11, 0),
+            Some("w1".into()),
+            now,
+        );
+        assert_eq!(running.label, "never run");
+        assert_eq!(running.next, "running on w1");
+        assert_eq!(running.last_run, "–");
+
+        let off = Health::of(
+            Schedule::Disabled,
+            Some("ok"),
+            None,
+            None,
+            0,
+            at(11, 0),
+            None,
+            now,
+        );
+        assert_eq!((off.label.as_str(), off.next.as_str()), ("disabled", "–"));
+
+        let ad_hoc = Health::of(
+            Schedule::OnDemand,
+            Some("failed"),
+            Some(at(11, 0)),
+            Some("https://x.example/feed: server answered 500".into()),
+            1,
+            at(11, 0),
+            None,
+            now,
+        );
+        assert_eq!(ad_hoc.label, "last ingest failed");
+        assert_eq!(ad_hoc.next, "–");
+        assert!(ad_hoc.last_error.contains("500"));
+    }
 }

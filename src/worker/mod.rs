@@ -355,16 +355,21 @@ pub async fn run(
                 }
             }
         }
-        let mut next = None;
-        for kind in kinds {
-            if let Ok(Some(t)) = kind.next_due(&ctx).await {
-                next = Some(next.map_or(t, |n: chrono::DateTime<Utc>| n.min(t)));
+        // With every slot busy nothing could be claimed: wait for a job to end rather
+        // than poll the queue. Otherwise sleep until the next job is due.
+        let idle = if running.len() >= concurrency {
+            MAX_IDLE
+        } else {
+            let mut next = None;
+            for kind in kinds {
+                if let Ok(Some(t)) = kind.next_due(&ctx).await {
+                    next = Some(next.map_or(t, |n: chrono::DateTime<Utc>| n.min(t)));
+                }
             }
-        }
-        let idle = next
-            .and_then(|t| (t - Utc::now()).to_std().ok())
-            .unwrap_or(MIN_IDLE)
-            .clamp(MIN_IDLE, MAX_IDLE);
+            next.and_then(|t| (t - Utc::now()).to_std().ok())
+                .unwrap_or(MIN_IDLE)
+                .clamp(MIN_IDLE, MAX_IDLE)
+        };
         tokio::select! {
             Some(()) = running.join_next(&ctx), if !running.is_empty() => {
                 jobs += 1;

@@ -209,3 +209,18 @@ pub fn fixture(path: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(path)
 }
+
+/// The polite fetcher with test timings: no host spacing, one quick retry.
+pub fn fetcher() -> catalyst::ingest::http::Fetcher {
+    use std::time::Duration;
+    catalyst::ingest::http::Fetcher::new(catalyst::ingest::http::FetchConfig {
+        user_agent: "catalyst-test/1.0".into(),
+        timeout: Duration::from_secs(10),
+        retries: 1,
+        backoff_base: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(100),
+        host_interval: Duration::ZERO,
+        ..Default::default()
+    })
+    .expect("the HTTP client builds")
+}
