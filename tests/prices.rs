@@ -747,6 +747,15 @@ async fn two_upkeep_workers_at_once_fetch_each_token_once() {
     // A third pass finds everything current.
     let c = upkeep::run_once(&db.pool, &providers, &opts).await.unwrap();
     assert_eq!((c.requests, c.stored), (0, 0));
+    // The per-token session locks were all given back (none left on pooled connections).
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+         WHERE l.locktype = 'advisory' AND l.classid = 28786 AND d.datname = current_database()",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(held, 0);
 }
 
 #[test]

@@ -498,11 +498,24 @@ pub async fn bar_span(
     Ok(r.first.zip(r.last))
 }
 
-/// Try to take the upkeep lock of a token for the current transaction.
+/// Try to take the upkeep lock of a token for this session (connection). Held across the
+/// provider's HTTP requests, so it is a session lock rather than a transaction's: no
+/// transaction stays open while waiting on the network. Give it back with
+/// [`unlock_token`]; it also goes when the connection does (a worker that dies).
 pub async fn try_lock_token(conn: &mut PgConnection, token_id: i32) -> Result<bool, sqlx::Error> {
     // Key space 0x7072 ("pr") keeps price locks apart from any other advisory lock.
     sqlx::query_scalar!(
-        r#"SELECT pg_try_advisory_xact_lock(28786, $1) AS "locked!""#,
+        r#"SELECT pg_try_advisory_lock(28786, $1) AS "locked!""#,
+        token_id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Release the lock [`try_lock_token`] took.
+pub async fn unlock_token(conn: &mut PgConnection, token_id: i32) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT pg_advisory_unlock(28786, $1) AS "unlocked!""#,
         token_id
     )
     .fetch_one(conn)

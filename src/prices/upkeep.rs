@@ -1,12 +1,14 @@
 //! Scheduled upkeep: bring the recent bars of every tracked token current. Meant to be
 //! called periodically by the worker; safe with several workers at once.
 //!
-//! Multi-worker safety: each token is handled in one transaction that first takes
-//! `pg_try_advisory_xact_lock(28786, token_id)`. A worker that cannot take it skips the
-//! token (another worker is on it). The missing range is computed after the lock is
-//! held, so a worker that comes to a token just finished by another finds nothing
-//! missing and fetches nothing: no duplicate rows (the primary key) and no double fetch.
-//! The lock is released with the transaction, also when the worker dies.
+//! Multi-worker safety: each token is handled on one connection that first takes the
+//! session lock `pg_try_advisory_lock(28786, token_id)`. A worker that cannot take it
+//! skips the token (another worker is on it). The missing range is computed after the
+//! lock is held, so a worker that comes to a token just finished by another finds
+//! nothing missing and fetches nothing: no duplicate rows (the primary key) and no
+//! double fetch. Each page is stored in its own short transaction, so none stays open
+//! while the provider answers. The lock is released after the token, and by the server
+//! when the worker dies (its connection closes).
 
 use std::collections::BTreeMap;
 
@@ -74,33 +76,40 @@ pub async fn run_once(
     let mut report = UpkeepReport::default();
     let quiet = |_: BackfillEvent<'_>| {};
     for (provider, token) in chosen.values() {
-        let mut tx = pool.begin().await?;
-        if !store::try_lock_token(&mut tx, token.id).await? {
+        let mut conn = pool.acquire().await?;
+        if !store::try_lock_token(&mut conn, token.id).await? {
             report.locked_elsewhere += 1;
             continue;
         }
-        let gaps = store::missing_ranges(&mut tx, token.id, opts.interval, from, to).await?;
         let mut fill = TokenFill::default();
-        let result = fill_token(
-            &mut tx,
-            provider,
-            token,
-            opts.interval,
-            &gaps,
-            &quiet,
-            &mut fill,
-        )
+        let result = async {
+            let gaps = store::missing_ranges(&mut conn, token.id, opts.interval, from, to).await?;
+            fill_token(
+                &mut conn,
+                provider,
+                token,
+                opts.interval,
+                &gaps,
+                &quiet,
+                &mut fill,
+            )
+            .await
+        }
         .await;
+        // A connection still holding the lock must not go back to the pool: if the
+        // unlock fails, close it (the server then drops the lock).
+        if store::unlock_token(&mut conn, token.id).await.is_err() {
+            drop(conn.detach());
+        }
         match result {
             Ok(()) => {}
             Err(FillError::Db(e)) => return Err(e),
+            // Pages fetched before a failure are kept.
             Err(FillError::Provider(e)) => {
                 tracing::warn!(symbol = %token.symbol, error = %e, "price upkeep failed");
                 report.failures.push((token.symbol.clone(), e.to_string()));
             }
         }
-        // Pages fetched before a failure are kept.
-        tx.commit().await?;
         report.tokens += 1;
         report.stored += fill.stored;
         report.requests += fill.requests;
