@@ -37,6 +37,35 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     assert_eq!(report.price_files, 82);
     assert_eq!(report.study_events, 31);
 
+    // The demo builds the market proxies too: the BTC series' return over the DeepSeek
+    // hour equals the one read straight from the CSV file.
+    let csv =
+        std::fs::read_to_string(data.join("prices/binance-hourly-close/BTCUSDT.csv")).unwrap();
+    let close_at = |t: &str| -> f64 {
+        let line = csv.lines().find(|l| l.starts_with(t)).unwrap();
+        line.split(',').nth(1).unwrap().parse().unwrap()
+    };
+    let expected_ret = close_at("2025-01-27 15:00:00") / close_at("2025-01-27 14:00:00") - 1.0;
+    let (level, ret): (f64, f64) = sqlx::query_as(
+        "SELECT level, ret FROM market_proxy_bars
+         WHERE proxy = 'btc' AND interval = '1h' AND open_time = '2025-01-27 15:00:00+00'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!((level - 101112.03).abs() < 1e-6, "{level}");
+    assert!(
+        (ret - expected_ret).abs() < 1e-12,
+        "{ret} vs {expected_ret}"
+    );
+    let ew: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM market_proxy_bars WHERE proxy = 'ew' AND n_tokens > 50",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(ew > 10_000, "{ew}");
+
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(common::fixture("deepseek/expected.json")).unwrap(),
     )

@@ -159,6 +159,18 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         imported.unchanged_files,
         started.elapsed().as_secs_f64()
     );
+    // The market series analysts query (`market_proxy_bars`), as `prices import` builds
+    // them; only when bars changed, so a second demo run stays quick.
+    if imported.bars > 0 {
+        let started = Instant::now();
+        let built = prices::proxies::build(pool, BarInterval::Hour).await?;
+        let parts: Vec<String> = built.rows.iter().map(|(p, n)| format!("{p} {n}")).collect();
+        println!(
+            "market proxies: {} ({:.1}s)",
+            parts.join(", "),
+            started.elapsed().as_secs_f64()
+        );
+    }
 
     let started = Instant::now();
     let studied = study::run(pool, &StudyParams::default(), RunOptions::default()).await?;
