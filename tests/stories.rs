@@ -625,3 +625,66 @@ async fn events_show_and_split_from_the_command_line() {
         "{err}"
     );
 }
+
+/// Two workers storing articles of the same new story at the same moment make one event,
+/// not two (each would otherwise decide before seeing the other's article).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_new_story_stored_by_two_workers_at_once_is_one_event() {
+    use catalyst::ingest::feed::NewsItem;
+    use catalyst::ingest::run::store_batch;
+
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let mut sources = Vec::new();
+    for name in ["wire-a", "wire-b"] {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sources (name, kind, url) VALUES ($1, 'rss', $2) RETURNING id",
+        )
+        .bind(name)
+        .bind(format!("https://{name}.example/feed"))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        sources.push(id);
+    }
+    const ROUNDS: usize = 12;
+    let subjects = [
+        "Bybit", "Coinbase", "Kraken", "Binance", "OKX", "Bitfinex", "Gemini", "Bitstamp", "Upbit",
+        "Bithumb", "KuCoin", "Gate",
+    ];
+    for (round, subject) in subjects.iter().enumerate().take(ROUNDS) {
+        let item = |wire: &str, summary: &str| NewsItem {
+            title: format!(
+                "{subject} exchange hacked as attackers drain ether from its cold wallet"
+            ),
+            summary: Some(summary.to_string()),
+            url: Some(format!("https://{wire}.example/{round}")),
+            guid: None,
+            published_at: utc("2025-02-21T14:15:00Z") + chrono::Duration::days(round as i64),
+            author: None,
+            categories: Vec::new(),
+            declared_tickers: Vec::new(),
+        };
+        let a = [item("wire-a", "The exchange says client funds are safe.")];
+        let b = [item(
+            "wire-b",
+            "Withdrawals were paused while the exchange investigates.",
+        )];
+        let (ra, rb) = tokio::join!(
+            store_batch(pool, sources[0], &a),
+            store_batch(pool, sources[1], &b)
+        );
+        assert_eq!((ra.unwrap(), rb.unwrap()), ((1, 0), (1, 0)));
+        let events: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT event_id) FROM articles WHERE canonical_url LIKE $1",
+        )
+        .bind(format!("%.example/{round}"))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            events, 1,
+            "round {round} ({subject}): two events for one story"
+        );
+    }
+}

@@ -95,6 +95,7 @@ async fn ingest_feed_once(
         .unwrap_or_else(|| location.default_name());
 
     let mut tx = pool.begin().await.map_err(db)?;
+    store::lock_stories(&mut tx).await.map_err(db)?;
     let source_id = store::upsert_source(&mut tx, &name, &location.as_source_url())
         .await
         .map_err(db)?;

@@ -151,9 +151,10 @@ pub async fn collect(
 
 /// Store a batch for `source_id` in one transaction; returns (new, duplicates).
 ///
-/// Two workers on different sources may store the same article at once: the loser's
-/// insert hits the unique canonical URL and its transaction rolls back. It is then run
-/// again, and sees the winner's article as a duplicate.
+/// Batches are stored one at a time (`store::lock_stories`). Should two still meet on the
+/// same article (a writer that does not take the lock), the loser's insert hits the
+/// unique canonical URL and its transaction rolls back; it is then run again, and sees
+/// the winner's article as a duplicate.
 pub async fn store_batch(
     pool: &PgPool,
     source_id: i64,
@@ -179,6 +180,7 @@ async fn store_batch_once(
     let tagger = super::load_tagger(pool).await?;
     let (token_ids, category_ids) = store::id_maps(pool).await?;
     let mut tx = pool.begin().await?;
+    store::lock_stories(&mut tx).await?;
     let (mut new, mut duplicates) = (0, 0);
     for item in items {
         let tags = tagger.tag(&tag_text(item));

@@ -61,6 +61,18 @@ pub async fn upsert_source(
     .await
 }
 
+/// Take the story lock for the rest of the transaction. Which event an article joins is
+/// decided from the articles already stored; two workers storing articles of the same
+/// new story at once would each see none of the other's and start two events. So the
+/// transactions that store articles run one at a time. They are short (no network
+/// inside) and take this lock before any row lock, so waiting on it cannot deadlock.
+pub async fn lock_stories(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('catalyst:stories'))")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// What happened to one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {

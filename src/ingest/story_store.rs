@@ -127,6 +127,8 @@ pub async fn split(pool: &PgPool, event_id: i64, article_ids: &[i64]) -> Result<
         return Err(SplitError::NothingToMove);
     }
     let mut tx = pool.begin().await?;
+    // Not while articles are being assigned to events (see `store::lock_stories`).
+    super::store::lock_stories(&mut tx).await?;
     let kind = sqlx::query!("SELECT kind FROM events WHERE id = $1 FOR UPDATE", event_id)
         .fetch_optional(&mut *tx)
         .await?
