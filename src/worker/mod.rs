@@ -273,36 +273,46 @@ impl Running {
     }
 
     fn spawn(&mut self, ctx: Arc<Context>, job: Claimed) {
-        let key = job.claim_key();
-        let handle = self.tasks.spawn(async move {
-            let kind = job.kind();
-            (kind, job.run(ctx).await)
-        });
+        let (kind, key) = (job.kind(), job.claim_key());
+        self.spawn_task(kind, key, async move { job.run(ctx).await });
+    }
+
+    fn spawn_task<F>(&mut self, kind: JobKind, key: ClaimKey, task: F)
+    where
+        F: std::future::Future<Output = Result<(), WorkerError>> + Send + 'static,
+    {
+        let handle = self.tasks.spawn(async move { (kind, task.await) });
         self.claims.insert(handle.id(), key);
     }
 
-    /// Wait for one job to end and account for it. A job that panicked recorded nothing,
-    /// so its claim is released here: the job is due again at once rather than after the
-    /// lease.
-    async fn join_next(&mut self, ctx: &Context) -> Option<()> {
+    /// Wait for one job to end and log how it went. Returns the claim of a job whose
+    /// task panicked (it recorded nothing), for [`release_orphan`]. Cancel-safe, so it
+    /// can wait in a `select!`; the release is done outside it.
+    async fn join_next(&mut self) -> Option<Option<ClaimKey>> {
         let done = self.tasks.join_next_with_id().await?;
-        match done {
+        Some(match done {
             Ok((id, (kind, result))) => {
                 self.claims.remove(&id);
                 if let Err(e) = result {
                     tracing::error!(job = kind.name(), "{e}");
                 }
+                None
             }
             Err(e) => {
                 tracing::error!("job task ended abnormally: {e}");
-                if let Some(key) = self.claims.remove(&e.id()) {
-                    if let Err(re) = key.release(ctx).await {
-                        tracing::warn!(?key, "could not release the claim: {re}");
-                    }
-                }
+                self.claims.remove(&e.id())
             }
+        })
+    }
+}
+
+/// Give back the claim of a job that ended without recording its outcome, so the job is
+/// due again at once rather than after the lease.
+async fn release_orphan(ctx: &Context, orphan: Option<ClaimKey>) {
+    if let Some(key) = orphan {
+        if let Err(e) = key.release(ctx).await {
+            tracing::warn!(?key, "could not release the claim: {e}");
         }
-        Some(())
     }
 }
 
@@ -371,16 +381,18 @@ pub async fn run(
                 .clamp(MIN_IDLE, MAX_IDLE)
         };
         tokio::select! {
-            Some(()) = running.join_next(&ctx), if !running.is_empty() => {
+            Some(orphan) = running.join_next(), if !running.is_empty() => {
                 jobs += 1;
+                release_orphan(&ctx, orphan).await;
             }
             _ = tokio::time::sleep(idle) => {}
             _ = stop.changed() => {}
         }
     }
     // Finish the jobs in hand.
-    while running.join_next(&ctx).await.is_some() {
+    while let Some(orphan) = running.join_next().await {
         jobs += 1;
+        release_orphan(&ctx, orphan).await;
     }
     for kind in kinds {
         match kind.release(&ctx).await {
@@ -391,4 +403,32 @@ pub async fn run(
     }
     tracing::info!(worker = %ctx.worker_id, jobs, "worker stopped");
     Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicked_job_hands_back_its_claim_and_a_finished_one_does_not() {
+        let mut running = Running::default();
+        running.spawn_task(JobKind::Ingest, ClaimKey::Source(7), async {
+            panic!("a bug in a job");
+        });
+        let orphan = running.join_next().await.expect("one task ended");
+        assert!(matches!(orphan, Some(ClaimKey::Source(7))), "{orphan:?}");
+        assert!(running.claims.is_empty());
+
+        running.spawn_task(JobKind::Ingest, ClaimKey::Source(8), async { Ok(()) });
+        running.spawn_task(
+            JobKind::PriceUpkeep,
+            ClaimKey::Job(PRICE_UPKEEP_JOB),
+            async { Err(WorkerError::Db(sqlx::Error::PoolTimedOut)) },
+        );
+        for _ in 0..2 {
+            assert!(matches!(running.join_next().await, Some(None)));
+        }
+        assert!(running.join_next().await.is_none());
+        assert!(running.claims.is_empty());
+    }
 }
