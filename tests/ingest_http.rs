@@ -2,6 +2,7 @@
 //! loops, the body limit, charsets, robots.txt, conditional GET, compression, and the
 //! per-host interval. No database.
 
+mod common;
 mod ingest_server;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -500,4 +501,59 @@ async fn requests_to_one_host_are_spaced_by_the_host_interval() {
         "{:?}",
         t[2] - t[1]
     );
+}
+
+/// Two fetchers (two workers) on one database keep the host's spacing between them, not
+/// only each within its own requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_spacing_holds_across_fetchers_sharing_a_database() {
+    let db = common::test_db().await;
+    let log = Log::default();
+    let l = log.clone();
+    let router = Router::new().route(
+        "/page",
+        get(move |h: HeaderMap| async move {
+            l.push("/page", &h);
+            "ok"
+        }),
+    );
+    let base = spawn(router).await;
+    let spacing = Duration::from_millis(300);
+    let fetcher = || {
+        Fetcher::new(FetchConfig {
+            host_interval: spacing,
+            ..quick()
+        })
+        .unwrap()
+        .with_shared_spacing(db.pool.clone())
+    };
+    let (a, b) = (fetcher(), fetcher());
+    let url = format!("{base}/page");
+    let three = |f: &'static Fetcher| {
+        let url = url.clone();
+        async move {
+            for _ in 0..3 {
+                page(get_page(f, &url).await);
+            }
+        }
+    };
+    let (a, b): (&'static Fetcher, &'static Fetcher) =
+        (Box::leak(Box::new(a)), Box::leak(Box::new(b)));
+    tokio::join!(three(a), three(b));
+    let mut times = log.times("/page");
+    assert_eq!(times.len(), 6);
+    times.sort();
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        // A little slack for the time between the booking and the request being logged.
+        assert!(
+            gap >= spacing - Duration::from_millis(50),
+            "gap {gap:?} in {times:?}"
+        );
+    }
+    let hosts: i64 = sqlx::query_scalar("SELECT count(*) FROM fetch_hosts")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(hosts, 1);
 }

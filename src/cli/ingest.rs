@@ -33,7 +33,7 @@ pub async fn feed(
     source_name: Option<&str>,
     file: &SourcesFileArg,
 ) -> anyhow::Result<()> {
-    let fetcher = Fetcher::new(file.load()?.fetch)?;
+    let fetcher = Fetcher::new(file.load()?.fetch)?.with_shared_spacing(pool.clone());
     let location = FeedLocation::parse(feed);
     let r = ingest::ingest_feed(pool, &fetcher, &location, source_name).await?;
     println!(
@@ -60,7 +60,7 @@ pub async fn sources(pool: &PgPool, names: &[String], file: &SourcesFileArg) -> 
     } else {
         names.to_vec()
     };
-    let fetcher = Fetcher::new(config.fetch.clone())?;
+    let fetcher = Fetcher::new(config.fetch.clone())?.with_shared_spacing(pool.clone());
     let worker = crate::worker::worker_id("ingest");
     let mut failed = 0;
     for name in &names {

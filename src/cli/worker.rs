@@ -70,7 +70,7 @@ async fn context(db: &Database, args: &WorkerArgs) -> anyhow::Result<Context> {
     Ok(Context {
         prices,
         pool: db.pool.clone(),
-        fetcher: Arc::new(Fetcher::new(file.fetch.clone())?),
+        fetcher: Arc::new(Fetcher::new(file.fetch.clone())?.with_shared_spacing(db.pool.clone())),
         worker_id: args
             .id
             .clone()

@@ -142,6 +142,8 @@ pub struct Fetcher {
     client: reqwest::Client,
     config: FetchConfig,
     hosts: Mutex<HashMap<String, Host>>,
+    /// Book per-host slots in the database, so the spacing holds across processes.
+    shared_spacing: Option<sqlx::PgPool>,
 }
 
 /// Outcome of one attempt: done, or worth another try after an optional wait.
@@ -166,7 +168,17 @@ impl Fetcher {
             client,
             config,
             hosts: Mutex::new(HashMap::new()),
+            shared_spacing: None,
         })
+    }
+
+    /// Keep the per-host spacing across every process using `pool`'s database (workers,
+    /// one-shot ingests), not only within this one: each request books its host's next
+    /// slot in `fetch_hosts`. Should the database not answer, spacing falls back to this
+    /// process's own.
+    pub fn with_shared_spacing(mut self, pool: sqlx::PgPool) -> Self {
+        self.shared_spacing = Some(pool);
+        self
     }
 
     pub fn config(&self) -> &FetchConfig {
@@ -313,6 +325,22 @@ impl Fetcher {
     async fn wait_turn(&self, url: &url::Url) {
         let key = host_key(url);
         let interval = self.host_interval(&key).await;
+        if interval.is_zero() {
+            return;
+        }
+        if let Some(pool) = &self.shared_spacing {
+            match super::host_store::book(pool, &key, interval).await {
+                Ok(wait) => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(host = %key, "shared host spacing unavailable, spacing this process only: {e}")
+                }
+            }
+        }
         let wait = {
             let mut hosts = self.hosts.lock().await;
             let now = Instant::now();

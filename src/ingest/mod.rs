@@ -3,6 +3,7 @@
 pub mod article;
 pub mod charset;
 pub mod feed;
+pub mod host_store;
 pub mod http;
 pub mod listing;
 pub mod normalize;
