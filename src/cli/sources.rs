@@ -90,7 +90,7 @@ pub async fn execute(pool: &PgPool, command: SourcesCommand) -> anyhow::Result<(
 async fn list(pool: &PgPool) -> anyhow::Result<()> {
     let rows = source_store::health(pool).await?;
     println!(
-        "{:<20} {:<5} {:<4} {:>6} {:<12} {:<17} {:>4} {:>9} {:>8} {:<17} URL",
+        "{:<20} {:<5} {:<6} {:>6} {:<12} {:<17} {:>4} {:>9} {:>8} {:<17} URL",
         "NAME",
         "KIND",
         "ON",
@@ -105,10 +105,15 @@ async fn list(pool: &PgPool) -> anyhow::Result<()> {
     for r in rows {
         let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
         println!(
-            "{:<20} {:<5} {:<4} {:>5}s {:<12} {:<17} {:>4} {:>9} {:>8} {:<17} {}",
+            "{:<20} {:<5} {:<6} {:>5}s {:<12} {:<17} {:>4} {:>9} {:>8} {:<17} {}",
             r.name,
             r.kind,
-            if r.enabled { "yes" } else { "no" },
+            match (r.enabled, r.from_config) {
+                (true, _) => "yes",
+                (false, true) => "no",
+                // `ingest --feed`: ingested when asked, never polled.
+                (false, false) => "ad hoc",
+            },
             r.poll_interval_secs,
             r.last_status.as_deref().unwrap_or("never run"),
             r.last_run_at.map(fmt).unwrap_or_else(|| "-".into()),

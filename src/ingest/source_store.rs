@@ -396,6 +396,8 @@ pub struct SourceHealth {
     pub kind: String,
     pub url: String,
     pub enabled: bool,
+    /// From the sources file; false for ad-hoc `ingest --feed` sources.
+    pub from_config: bool,
     pub poll_interval_secs: i32,
     pub last_status: Option<String>,
     pub last_run_at: Option<DateTime<Utc>>,
@@ -406,19 +408,57 @@ pub struct SourceHealth {
     pub runs: i64,
     pub failed_runs: i64,
     pub articles: i64,
+    /// Events its articles belong to.
+    pub events: i64,
+    /// Publication time of its newest article.
+    pub latest_article: Option<DateTime<Utc>>,
 }
 
+/// Every source with its health and counts (`catalyst sources list`, `/sources`).
 pub async fn health(pool: &PgPool) -> Result<Vec<SourceHealth>, sqlx::Error> {
     sqlx::query_as!(
         SourceHealth,
-        r#"SELECT s.name, s.kind, s.url, s.enabled, s.poll_interval_secs, s.last_status,
-                  s.last_run_at, s.last_error, s.consecutive_failures, s.next_due_at,
-                  s.claimed_by,
+        r#"SELECT s.name, s.kind, s.url, s.enabled, s.from_config, s.poll_interval_secs,
+                  s.last_status, s.last_run_at, s.last_error, s.consecutive_failures,
+                  s.next_due_at, s.claimed_by,
                   (SELECT count(*) FROM ingest_runs r WHERE r.source_id = s.id) AS "runs!",
                   (SELECT count(*) FROM ingest_runs r WHERE r.source_id = s.id
                      AND r.status = 'failed') AS "failed_runs!",
-                  (SELECT count(*) FROM articles a WHERE a.source_id = s.id) AS "articles!"
-           FROM sources s ORDER BY s.name"#
+                  a.articles AS "articles!", a.events AS "events!", a.latest AS latest_article
+           FROM sources s
+           CROSS JOIN LATERAL (SELECT count(*) AS articles, count(DISTINCT event_id) AS events,
+                                      max(published_at) AS latest
+                               FROM articles WHERE source_id = s.id) a
+           ORDER BY s.name"#
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// One row of `ingest_runs` with its source's name, as `/sources` lists them.
+#[derive(Debug, Clone)]
+pub struct RecentRun {
+    /// The source's name ("–" for a run whose feed never became a source).
+    pub source: String,
+    pub input: String,
+    pub finished_at: DateTime<Utc>,
+    pub status: String,
+    pub fetched: i32,
+    pub new: i32,
+    pub duplicates: i32,
+    pub skipped: i32,
+    pub error: Option<String>,
+}
+
+/// The newest `limit` runs of all sources.
+pub async fn recent_runs(pool: &PgPool, limit: i64) -> Result<Vec<RecentRun>, sqlx::Error> {
+    sqlx::query_as!(
+        RecentRun,
+        r#"SELECT COALESCE(s.name, '–') AS "source!", r.input, r.finished_at, r.status,
+                  r.fetched, r.new, r.duplicates, r.skipped, r.error
+           FROM ingest_runs r LEFT JOIN sources s ON s.id = r.source_id
+           ORDER BY r.started_at DESC, r.id DESC LIMIT $1"#,
+        limit
     )
     .fetch_all(pool)
     .await

@@ -9,6 +9,8 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 
+use crate::ingest::source_store;
+
 use super::error::WebError;
 use super::events::ago;
 use super::format::utc;
@@ -142,88 +144,66 @@ pub const RECENT_RUNS: i64 = 50;
 
 async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
     let now = Utc::now();
-    let rows = sqlx::query!(
-        r#"SELECT s.name, s.kind, s.url, s.enabled, s.from_config, s.last_status, s.last_run_at, s.last_error,
-                  s.consecutive_failures, s.next_due_at, s.claimed_by,
-                  count(a.id) AS "articles!", count(DISTINCT a.event_id) AS "events!",
-                  max(a.published_at) AS latest,
-                  (SELECT count(*) FROM ingest_runs r WHERE r.source_id = s.id) AS "runs!",
-                  (SELECT count(*) FROM ingest_runs r WHERE r.source_id = s.id
-                     AND r.status = 'failed') AS "failures!"
-           FROM sources s LEFT JOIN articles a ON a.source_id = s.id
-           GROUP BY s.id ORDER BY s.name"#
-    )
-    .fetch_all(&state.pool)
-    .await?
-    .into_iter()
-    .map(|r| SourceRow {
-        health: Health::of(
-            Schedule::of(r.enabled, r.from_config),
-            r.last_status.as_deref(),
-            r.last_run_at,
-            r.last_error,
-            r.consecutive_failures,
-            r.next_due_at,
-            r.claimed_by,
-            now,
-        ),
-        name: r.name,
-        runs: r.runs,
-        failures: r.failures,
-        kind: r.kind,
-        url: r.url,
-        articles: r.articles,
-        events: r.events,
-        latest: r.latest.map(utc).unwrap_or_else(|| "–".into()),
-    })
-    .collect();
-    let jobs = sqlx::query!(
-        r#"SELECT name, next_due_at, claimed_by, last_finished_at, last_status, last_summary
-           FROM worker_jobs ORDER BY name"#
-    )
-    .fetch_all(&state.pool)
-    .await?
-    .into_iter()
-    .map(|r| {
-        let failed = r.last_status.as_deref() == Some("failed");
-        JobRow {
+    let rows = source_store::health(&state.pool)
+        .await?
+        .into_iter()
+        .map(|r| SourceRow {
             health: Health::of(
-                Schedule::Polled,
+                Schedule::of(r.enabled, r.from_config),
                 r.last_status.as_deref(),
-                r.last_finished_at,
-                r.last_summary.clone().filter(|_| failed),
-                i32::from(failed),
+                r.last_run_at,
+                r.last_error,
+                r.consecutive_failures,
                 r.next_due_at,
                 r.claimed_by,
                 now,
             ),
             name: r.name,
-            summary: r.last_summary.unwrap_or_default(),
-        }
-    })
-    .collect();
-    let runs = sqlx::query!(
-        r#"SELECT COALESCE(s.name, '–') AS "source!", r.input, r.finished_at, r.status,
-                  r.fetched, r.new, r.duplicates, r.skipped, r.error
-           FROM ingest_runs r LEFT JOIN sources s ON s.id = r.source_id
-           ORDER BY r.started_at DESC, r.id DESC LIMIT $1"#,
-        RECENT_RUNS
-    )
-    .fetch_all(&state.pool)
-    .await?
-    .into_iter()
-    .map(|r| RunRow {
-        source: r.source,
-        input: r.input,
-        finished: utc(r.finished_at),
-        status: r.status,
-        counts: format!(
-            "{} items, {} new, {} already stored, {} skipped",
-            r.fetched, r.new, r.duplicates, r.skipped
-        ),
-        error: r.error.unwrap_or_default(),
-    })
-    .collect();
+            runs: r.runs,
+            failures: r.failed_runs,
+            kind: r.kind,
+            url: r.url,
+            articles: r.articles,
+            events: r.events,
+            latest: r.latest_article.map(utc).unwrap_or_else(|| "–".into()),
+        })
+        .collect();
+    let jobs = crate::worker::store::all(&state.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let failed = r.last_status.as_deref() == Some("failed");
+            JobRow {
+                health: Health::of(
+                    Schedule::Polled,
+                    r.last_status.as_deref(),
+                    r.last_finished_at,
+                    r.last_summary.clone().filter(|_| failed),
+                    i32::from(failed),
+                    r.next_due_at,
+                    r.claimed_by,
+                    now,
+                ),
+                name: r.name,
+                summary: r.last_summary.unwrap_or_default(),
+            }
+        })
+        .collect();
+    let runs = source_store::recent_runs(&state.pool, RECENT_RUNS)
+        .await?
+        .into_iter()
+        .map(|r| RunRow {
+            source: r.source,
+            input: r.input,
+            finished: utc(r.finished_at),
+            status: r.status,
+            counts: format!(
+                "{} items, {} new, {} already stored, {} skipped",
+                r.fetched, r.new, r.duplicates, r.skipped
+            ),
+            error: r.error.unwrap_or_default(),
+        })
+        .collect();
     let page = SourcesPage {
         title: "News sources".into(),
         rows,

@@ -97,3 +97,25 @@ pub async fn release_all(pool: &PgPool, worker: &str) -> Result<u64, sqlx::Error
     .await?
     .rows_affected())
 }
+
+/// One periodic job as `/sources` shows it.
+#[derive(Debug, Clone)]
+pub struct JobStatus {
+    pub name: String,
+    pub next_due_at: chrono::DateTime<chrono::Utc>,
+    pub claimed_by: Option<String>,
+    pub last_finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_status: Option<String>,
+    pub last_summary: Option<String>,
+}
+
+/// Every periodic job, by name.
+pub async fn all(pool: &PgPool) -> Result<Vec<JobStatus>, sqlx::Error> {
+    sqlx::query_as!(
+        JobStatus,
+        r#"SELECT name, next_due_at, claimed_by, last_finished_at, last_status, last_summary
+           FROM worker_jobs ORDER BY name"#
+    )
+    .fetch_all(pool)
+    .await
+}
