@@ -322,7 +322,9 @@ async fn syncing_updates_sources_and_disables_removed_ones() {
     let cut = text.find("[[source]]\nname = \"jsonfeed\"").unwrap();
     let file = sources::parse(&text[..cut], "t.toml").unwrap();
     let r = source_store::sync(pool, &file).await.unwrap();
-    assert_eq!((r.added, r.updated, r.disabled), (0, 2, 2));
+    // The atom source's interval changed; the other kept source is left alone (no row
+    // lock); two were removed from the file.
+    assert_eq!((r.added, r.updated, r.unchanged, r.disabled), (0, 1, 1, 2));
     let rows: Vec<(String, bool, i32)> =
         sqlx::query_as("SELECT name, enabled, poll_interval_secs FROM sources ORDER BY name")
             .fetch_all(pool)

@@ -50,6 +50,7 @@ impl SourcesFileArg {
         tracing::debug!(
             added = r.added,
             updated = r.updated,
+            unchanged = r.unchanged,
             disabled = r.disabled,
             "sources synced"
         );

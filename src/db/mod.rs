@@ -143,6 +143,23 @@ where
     }
 }
 
+/// The channel workers `LISTEN` on: a notification means "look at the queue now" (sources
+/// were synced, claims were released), sparing them the wait for their next poll.
+pub const WORKER_CHANNEL: &str = "catalyst_jobs";
+
+/// Wake every listening worker (delivered at commit when `e` is in a transaction).
+pub async fn wake_workers<'e, E>(e: E, why: &str) -> Result<(), sqlx::Error>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(WORKER_CHANNEL)
+        .bind(why)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
 /// The newest migration applied to the database, if any.
 pub async fn applied_version(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
     // sqlx's own bookkeeping table, absent before the first migration (a query naming it

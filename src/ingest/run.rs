@@ -167,6 +167,12 @@ pub async fn store_batch(
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempt < 3 => {
                 tracing::debug!("concurrent insert of the same article; storing the batch again");
             }
+            // A deadlock victim or a dropped connection: the batch is one transaction,
+            // so storing it again is safe.
+            Err(e) if crate::db::is_transient(&e) && attempt < 4 => {
+                tracing::warn!("storing the batch again after: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+            }
             other => return other,
         }
     }

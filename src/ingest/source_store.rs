@@ -15,6 +15,7 @@ use super::sources::{SourceConfig, SourceKind, SourcesFile};
 pub struct SyncReport {
     pub added: usize,
     pub updated: usize,
+    pub unchanged: usize,
     pub disabled: usize,
 }
 
@@ -51,39 +52,71 @@ async fn sync_once(pool: &PgPool, file: &SourcesFile) -> Result<SyncReport, sqlx
         .execute(&mut *tx)
         .await?;
         let sel = s.selectors.as_ref();
+        let (item, link) = (sel.map(|x| x.item.clone()), sel.map(|x| x.link.clone()));
+        let (title, time) = (
+            sel.and_then(|x| x.title.clone()),
+            sel.and_then(|x| x.time.clone()),
+        );
+        // Insert, else update only when something differs: a sync that changes nothing
+        // (every worker start) locks no row, so it cannot deadlock with the workers'
+        // claims and stores, which lock source rows one at a time in their own order.
         let inserted = sqlx::query_scalar!(
             r#"INSERT INTO sources (name, kind, url, enabled, from_config, poll_interval_secs,
                                     user_agent, item_selector, link_selector, title_selector,
                                     time_selector, max_articles)
                VALUES ($1, $2, $3, $4, true, $5, $6, $7, $8, $9, $10, $11)
-               ON CONFLICT (name) DO UPDATE SET
-                 kind = EXCLUDED.kind, url = EXCLUDED.url, enabled = EXCLUDED.enabled,
-                 from_config = true, poll_interval_secs = EXCLUDED.poll_interval_secs,
-                 user_agent = EXCLUDED.user_agent, item_selector = EXCLUDED.item_selector,
-                 link_selector = EXCLUDED.link_selector, title_selector = EXCLUDED.title_selector,
-                 time_selector = EXCLUDED.time_selector, max_articles = EXCLUDED.max_articles,
-                 -- validators belong to the old URL
-                 etag = CASE WHEN sources.url = EXCLUDED.url THEN sources.etag END,
-                 last_modified = CASE WHEN sources.url = EXCLUDED.url THEN sources.last_modified END
-               RETURNING (xmax = 0) AS "inserted!""#,
+               ON CONFLICT (name) DO NOTHING
+               RETURNING id"#,
             s.name,
             s.kind.as_str(),
             s.url,
             s.enabled,
             s.poll_interval_secs as i32,
             s.user_agent,
-            sel.map(|x| x.item.clone()),
-            sel.map(|x| x.link.clone()),
-            sel.and_then(|x| x.title.clone()),
-            sel.and_then(|x| x.time.clone()),
+            item,
+            link,
+            title,
+            time,
             s.max_articles as i32
         )
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if inserted {
+        if inserted.is_some() {
             report.added += 1;
-        } else {
+            continue;
+        }
+        let changed = sqlx::query!(
+            r#"UPDATE sources SET
+                 kind = $2, url = $3, enabled = $4, from_config = true, poll_interval_secs = $5,
+                 user_agent = $6, item_selector = $7, link_selector = $8, title_selector = $9,
+                 time_selector = $10, max_articles = $11,
+                 -- validators belong to the old URL
+                 etag = CASE WHEN url = $3 THEN etag END,
+                 last_modified = CASE WHEN url = $3 THEN last_modified END
+               WHERE name = $1
+                 AND (kind, url, enabled, from_config, poll_interval_secs, user_agent,
+                      item_selector, link_selector, title_selector, time_selector, max_articles)
+                     IS DISTINCT FROM
+                     ($2, $3, $4, true, $5, $6, $7, $8, $9, $10, $11)"#,
+            s.name,
+            s.kind.as_str(),
+            s.url,
+            s.enabled,
+            s.poll_interval_secs as i32,
+            s.user_agent,
+            item,
+            link,
+            title,
+            time,
+            s.max_articles as i32
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed > 0 {
             report.updated += 1;
+        } else {
+            report.unchanged += 1;
         }
     }
     let names: Vec<String> = file.sources.iter().map(|s| s.name.clone()).collect();
@@ -94,6 +127,9 @@ async fn sync_once(pool: &PgPool, file: &SourcesFile) -> Result<SyncReport, sqlx
     .execute(&mut *tx)
     .await?
     .rows_affected() as usize;
+    if report.added + report.updated + report.disabled > 0 {
+        crate::db::wake_workers(&mut *tx, "sources").await?;
+    }
     tx.commit().await?;
     Ok(report)
 }

@@ -251,7 +251,8 @@ async fn heartbeat(ctx: Arc<Context>, key: ClaimKey) {
 /// crawls holds one slot; the others keep being polled.
 pub const DEFAULT_CONCURRENCY: usize = 4;
 
-/// The longest a worker sleeps between looks at the queue (new sources, changed config).
+/// The longest a worker sleeps between looks at the queue, when no notification wakes it
+/// first (`db::WORKER_CHANNEL`: sources synced, claims released).
 pub const MAX_IDLE: Duration = Duration::from_secs(30);
 /// The shortest, so a busy queue is not polled in a tight loop.
 pub const MIN_IDLE: Duration = Duration::from_millis(200);
@@ -316,6 +317,36 @@ async fn release_orphan(ctx: &Context, orphan: Option<ClaimKey>) {
     }
 }
 
+/// Forward `NOTIFY catalyst_jobs` to `wake` until aborted. A lost connection is
+/// re-established by the listener; while the database is away, retry every few seconds
+/// (the worker's own polling covers the gap: notifications are only a shortcut).
+async fn listen_for_wakeups(pool: PgPool, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        let listener = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            l.listen(crate::db::WORKER_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        }
+        .await;
+        match listener {
+            Ok(mut l) => loop {
+                match l.recv().await {
+                    Ok(n) => {
+                        tracing::debug!(why = n.payload(), "woken by a notification");
+                        wake.notify_one();
+                    }
+                    Err(e) => {
+                        tracing::debug!("listening for wake-ups: {e}");
+                        break;
+                    }
+                }
+            },
+            Err(e) => tracing::debug!("cannot listen for wake-ups yet: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
 /// A worker id unique across machines: host, process, and a random suffix.
 pub fn worker_id(prefix: &str) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -341,6 +372,11 @@ pub async fn run(
     let concurrency = concurrency.max(1);
     let mut jobs = 0u64;
     let mut running = Running::default();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let _listener = AbortOnDrop(tokio::spawn(listen_for_wakeups(
+        ctx.pool.clone(),
+        wake.clone(),
+    )));
     tracing::info!(worker = %ctx.worker_id, concurrency, "worker started");
     loop {
         if *stop.borrow() {
@@ -386,6 +422,7 @@ pub async fn run(
                 release_orphan(&ctx, orphan).await;
             }
             _ = tokio::time::sleep(idle) => {}
+            _ = wake.notified() => {}
             _ = stop.changed() => {}
         }
     }
@@ -394,11 +431,21 @@ pub async fn run(
         jobs += 1;
         release_orphan(&ctx, orphan).await;
     }
+    let mut released = 0;
     for kind in kinds {
         match kind.release(&ctx).await {
-            Ok(n) if n > 0 => tracing::info!(job = kind.name(), released = n, "claims released"),
+            Ok(n) if n > 0 => {
+                released += n;
+                tracing::info!(job = kind.name(), released = n, "claims released")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(job = kind.name(), "could not release claims: {e}"),
+        }
+    }
+    if released > 0 {
+        // Other workers may take the released jobs now rather than at their next poll.
+        if let Err(e) = crate::db::wake_workers(&ctx.pool, "released").await {
+            tracing::debug!("could not wake the other workers: {e}");
         }
     }
     tracing::info!(worker = %ctx.worker_id, jobs, "worker stopped");
