@@ -281,6 +281,11 @@ pub struct ListPage {
 /// "3 days ago", "5 hours ago", "in 2 days".
 pub fn ago(t: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
     let secs = (now - t).num_seconds();
+    match secs {
+        0..60 => return "just now".to_string(),
+        -59..0 => return "in under a minute".to_string(),
+        _ => {}
+    }
     let (n, unit) = match secs.unsigned_abs() {
         s if s < 3_600 => (s / 60, "minute"),
         s if s < 86_400 => (s / 3_600, "hour"),
@@ -1351,4 +1356,23 @@ async fn show(
         price_chart,
     };
     Ok(Html(page.render()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ago;
+    use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn ago_reads_naturally_both_ways() {
+        let now = Utc.with_ymd_and_hms(2025, 1, 27, 12, 0, 0).unwrap();
+        assert_eq!(ago(now - Duration::seconds(20), now), "just now");
+        assert_eq!(ago(now + Duration::seconds(20), now), "in under a minute");
+        assert_eq!(ago(now - Duration::minutes(1), now), "1 minute ago");
+        assert_eq!(ago(now + Duration::minutes(14), now), "in 14 minutes");
+        assert_eq!(ago(now - Duration::hours(5), now), "5 hours ago");
+        assert_eq!(ago(now - Duration::days(3), now), "3 days ago");
+        assert_eq!(ago(now - Duration::days(400), now), "13 months ago");
+        assert_eq!(ago(now - Duration::days(800), now), "2 years ago");
+    }
 }
