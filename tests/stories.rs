@@ -688,3 +688,96 @@ async fn the_same_new_story_stored_by_two_workers_at_once_is_one_event() {
         );
     }
 }
+
+/// Articles stored before stories existed have no features, so a new article of their
+/// story starts an event of its own; `events backfill-stories` computes the features and
+/// the next article joins.
+#[tokio::test]
+async fn backfilled_story_features_let_new_articles_join_old_events() {
+    use catalyst::ingest::feed::NewsItem;
+    use catalyst::ingest::run::store_batch;
+
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let source: i64 = sqlx::query_scalar(
+        "INSERT INTO sources (name, kind, url) VALUES ('old', 'rss', 'https://old.example/feed')
+         RETURNING id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let item = |subject: &str, n: usize, summary: &str| NewsItem {
+        title: format!("{subject} exchange hacked as attackers drain ether from its cold wallet"),
+        summary: Some(summary.to_string()),
+        url: Some(format!("https://old.example/{subject}/{n}")),
+        guid: None,
+        // Ten days apart: the two stories are outside each other's 48-hour window.
+        published_at: utc("2025-02-21T14:15:00Z")
+            + chrono::Duration::days(if subject == "Bybit" { 0 } else { 10 })
+            + chrono::Duration::hours(n as i64),
+        author: None,
+        categories: Vec::new(),
+        declared_tickers: Vec::new(),
+    };
+    // Two old articles, as a database from before migration 0003 holds them.
+    for subject in ["Bybit", "Kraken"] {
+        store_batch(
+            pool,
+            source,
+            &[item(subject, 0, "The exchange says funds are safe.")],
+        )
+        .await
+        .unwrap();
+    }
+    sqlx::query("DELETE FROM article_stories")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM article_story_bands")
+        .execute(pool)
+        .await
+        .unwrap();
+    let events_of = |subject: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(DISTINCT event_id) FROM articles WHERE canonical_url LIKE $1",
+        )
+        .bind(format!("https://old.example/{subject}/%"))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+
+    // Without features the follow-up is not compared with the old article.
+    store_batch(
+        pool,
+        source,
+        &[item("Bybit", 1, "Withdrawals were paused.")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(events_of("Bybit").await, 2);
+
+    // Backfilled (both old articles), the Kraken follow-up joins its old article.
+    assert_eq!(ingest::backfill_stories(pool).await.unwrap(), 2);
+    assert_eq!(
+        ingest::backfill_stories(pool).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    store_batch(
+        pool,
+        source,
+        &[item("Kraken", 1, "Withdrawals were paused.")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(events_of("Kraken").await, 1);
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT s.reason FROM article_stories s JOIN articles a ON a.id = s.article_id
+         WHERE a.canonical_url LIKE 'https://old.example/Kraken/%' ORDER BY a.published_at",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(reasons, ["backfill", "similar"]);
+}

@@ -23,11 +23,19 @@ pub enum EventsCommand {
         #[arg(long = "article", value_delimiter = ',', required = true, num_args = 1..)]
         articles: Vec<i64>,
     },
+    /// Compute the story features of articles stored before stories existed, so new
+    /// articles of the same story join their events. Their own events are not changed.
+    BackfillStories,
 }
 
 pub async fn run(pool: &PgPool, command: EventsCommand) -> anyhow::Result<()> {
     match command {
         EventsCommand::Show { id } => show(pool, id).await,
+        EventsCommand::BackfillStories => {
+            let n = crate::ingest::backfill_stories(pool).await?;
+            println!("story features computed for {n} article(s)");
+            Ok(())
+        }
         EventsCommand::Split { id, articles } => {
             let new_id = story_store::split(pool, id, &articles)
                 .await
@@ -57,6 +65,7 @@ async fn show(pool: &PgPool, id: i64) -> anyhow::Result<()> {
             (Some("similar"), Some(s), None) => format!("similar {s:.3}"),
             (Some("new"), _, _) => "first article".to_string(),
             (Some("split"), _, _) => "moved by a split".to_string(),
+            (Some("backfill"), _, _) => "stored before stories (features backfilled)".to_string(),
             _ => "not recorded".to_string(),
         };
         println!(

@@ -128,6 +128,37 @@ async fn ingest_feed_once(
     Ok(report)
 }
 
+/// Compute the story features of articles stored before stories existed (migration
+/// 0003), so that new articles are compared with them. Their events stay as they are.
+/// Runs in batches, each one transaction; returns how many articles it did.
+pub async fn backfill_stories(pool: &PgPool) -> Result<usize, sqlx::Error> {
+    const BATCH: i64 = 500;
+    let tagger = load_tagger(pool).await?;
+    let mut done = 0;
+    loop {
+        let batch = story_store::without_story(pool, BATCH).await?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        let mut tx = pool.begin().await?;
+        store::lock_stories(&mut tx).await?;
+        for a in &batch {
+            let text = match &a.summary {
+                Some(s) => format!("{}\n{s}", a.title),
+                None => a.title.clone(),
+            };
+            let entities = store::story_entities(&tagger.tag(&text));
+            let story =
+                stories::Story::new(&a.title, a.summary.as_deref(), entities, a.published_at);
+            let keys = stories::band_keys(&story.terms);
+            story_store::save_backfill(&mut tx, a.id, &story, &keys).await?;
+        }
+        tx.commit().await?;
+        done += batch.len();
+        tracing::info!(articles = done, "story features computed");
+    }
+}
+
 /// The tagger for the taxonomy stored in the database.
 pub async fn load_tagger(pool: &PgPool) -> Result<Tagger, sqlx::Error> {
     let tokens: Vec<TokenDef> = taxonomy::store::load_tokens(pool)

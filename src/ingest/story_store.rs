@@ -82,6 +82,15 @@ pub async fn save_assignment(
     )
     .execute(&mut *conn)
     .await?;
+    save_bands(conn, article_id, story, keys).await
+}
+
+async fn save_bands(
+    conn: &mut PgConnection,
+    article_id: i64,
+    story: &Story,
+    keys: &[(i16, i64)],
+) -> Result<(), sqlx::Error> {
     let bands: Vec<i16> = keys.iter().map(|&(b, _)| b).collect();
     let key_values: Vec<i64> = keys.iter().map(|&(_, k)| k).collect();
     sqlx::query!(
@@ -97,6 +106,48 @@ pub async fn save_assignment(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Articles without story features (stored before stories existed), oldest first.
+pub struct Unstoried {
+    pub id: i64,
+    pub title: String,
+    pub summary: Option<String>,
+    pub published_at: DateTime<Utc>,
+}
+
+/// Up to `limit` articles that have no `article_stories` row.
+pub async fn without_story(pool: &PgPool, limit: i64) -> Result<Vec<Unstoried>, sqlx::Error> {
+    sqlx::query_as!(
+        Unstoried,
+        r#"SELECT a.id, a.title, a.summary, a.published_at FROM articles a
+           WHERE NOT EXISTS (SELECT 1 FROM article_stories s WHERE s.article_id = a.id)
+           ORDER BY a.published_at, a.id LIMIT $1"#,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Store the features of an article that predates stories, leaving its event as it is.
+pub async fn save_backfill(
+    conn: &mut PgConnection,
+    article_id: i64,
+    story: &Story,
+    keys: &[(i16, i64)],
+) -> Result<(), sqlx::Error> {
+    let terms: Vec<i64> = story.terms.iter().map(|&t| t as i64).collect();
+    sqlx::query!(
+        r#"INSERT INTO article_stories (article_id, terms, entities, reason)
+           VALUES ($1, $2, $3, 'backfill')
+           ON CONFLICT (article_id) DO NOTHING"#,
+        article_id,
+        &terms,
+        &story.entities
+    )
+    .execute(&mut *conn)
+    .await?;
+    save_bands(conn, article_id, story, keys).await
 }
 
 /// The event's time and headline follow its earliest article (ties: the lower id).

@@ -691,6 +691,7 @@ fn story_reason(reason: Option<&str>, similarity: Option<f64>, matched: Option<&
         }
         (Some("similar"), Some(s), None) => format!("joined: similarity {s:.2}"),
         (Some("split"), _, _) => "moved here by a split".to_string(),
+        (Some("backfill"), _, _) => "stored before story grouping existed".to_string(),
         _ => String::new(),
     }
 }
