@@ -6,6 +6,8 @@ use catalyst::cli::{self, Cli};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // First of all: Ctrl-C / SIGTERM now ask for a clean stop (see `cli::stop_requested`).
+    let _ = cli::stop_requested();
     let args = Cli::parse();
     // Settings first: they say how to log.
     let flags = args.flags();

@@ -367,6 +367,44 @@ async fn a_sources_sync_wakes_an_idle_worker() {
     assert!(status.0.unwrap().success(), "{}", status.1.output());
 }
 
+/// SIGTERM while a worker is still starting (opening the database, syncing sources) is a
+/// request to stop like any other: exit 0, no claim left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_while_starting_exits_cleanly() {
+    let db = common::test_db().await;
+    let base = spawn(news_site(Log::default())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_sources(&dir, &sources_toml(&base));
+    for delay_ms in [20, 150] {
+        let mut cmd = catalyst(&db.url);
+        cmd.args(["worker", "--sources"]).arg(&file);
+        let mut worker = Worker::spawn(cmd);
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(worker.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let (status, worker) = tokio::task::spawn_blocking(move || (worker.child.wait(), worker))
+            .await
+            .unwrap();
+        let status = status.unwrap();
+        assert!(
+            status.success(),
+            "after {delay_ms} ms: {status:?}\n{}",
+            worker.output()
+        );
+    }
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM sources WHERE claimed_by IS NOT NULL"
+        )
+        .await,
+        0
+    );
+}
+
 /// Twelve feeds, each slow to answer; two `catalyst worker` processes share them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_fetch_each_source_once_and_insert_nothing_twice() {

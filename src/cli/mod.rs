@@ -267,6 +267,8 @@ pub enum TaxonomyCommand {
 
 /// Run a command; Ctrl-C or SIGTERM stops it and still shuts the private database down.
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    // Before anything slow (a no-op when `main` did it already).
+    let _ = stop_requested();
     // Check the demo's data before starting any database.
     if let Command::Demo(args) = &cli.command {
         demo::resolve_data_dir(args.data_dir.as_deref())?;
@@ -432,26 +434,48 @@ pub async fn serve(db: &Database, settings: &Settings) -> anyhow::Result<()> {
 
 /// Completes on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
-    {
-        let ctrl_c = tokio::signal::ctrl_c();
+    let mut stop = stop_requested();
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+static STOP: std::sync::OnceLock<std::sync::Arc<tokio::sync::watch::Sender<bool>>> =
+    std::sync::OnceLock::new();
+
+/// A receiver that turns true on Ctrl-C or SIGTERM. The first call installs the handlers
+/// (synchronously: from then on SIGTERM no longer kills the process outright, it asks it
+/// to stop); `main` calls it first thing, so a signal that comes while the database is
+/// still being opened is not lost, and a worker that gets it then stops cleanly.
+pub fn stop_requested() -> tokio::sync::watch::Receiver<bool> {
+    STOP.get_or_init(|| {
+        let tx = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
+        let signalled = tx.clone();
         #[cfg(unix)]
         {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => {
-                        let _ = ctrl_c.await;
-                        return;
+            use tokio::signal::unix::{signal, SignalKind};
+            let term = signal(SignalKind::terminate()).ok();
+            let int = signal(SignalKind::interrupt()).ok();
+            tokio::spawn(async move {
+                let recv = |s: Option<tokio::signal::unix::Signal>| async move {
+                    match s {
+                        Some(mut s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
                     }
                 };
-            tokio::select! {
-                _ = ctrl_c => {},
-                _ = term.recv() => {},
-            }
+                tokio::select! {
+                    _ = recv(term) => {},
+                    _ = recv(int) => {},
+                }
+                signalled.send_replace(true);
+            });
         }
         #[cfg(not(unix))]
-        {
-            let _ = ctrl_c.await;
-        }
-    }
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            signalled.send_replace(true);
+        });
+        tx
+    })
+    .subscribe()
 }
