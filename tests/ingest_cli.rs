@@ -65,6 +65,10 @@ impl Worker {
     }
 }
 
+fn libc_sigterm() -> u32 {
+    nix::sys::signal::Signal::SIGTERM as i32 as u32
+}
+
 async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -375,10 +379,47 @@ async fn a_worker_stopped_while_starting_exits_cleanly() {
     let base = spawn(news_site(Log::default())).await;
     let dir = tempfile::tempdir().unwrap();
     let file = write_sources(&dir, &sources_toml(&base));
-    for delay_ms in [20, 150] {
+    // Linux: SigCgt in /proc/PID/status is the mask of signals the process catches.
+    let catches_sigterm = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| {
+                let mask = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+                u64::from_str_radix(mask.trim(), 16).ok()
+            })
+            .is_some_and(|mask| mask & (1 << (libc_sigterm() - 1)) != 0)
+    };
+    // Handlers are in place before the database is even reached: against a "server" that
+    // accepts connections and never answers, the process is stuck connecting, and
+    // already catches SIGTERM.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("postgres://nobody@{}/none", silent.local_addr().unwrap());
+    let mut cmd = catalyst(&silent_url);
+    cmd.args(["worker", "--sources"]).arg(&file);
+    let mut stuck = Worker::spawn(cmd);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !catches_sigterm(stuck.child.id()) {
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM not caught while connecting:\n{}",
+            stuck.output()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stuck.child.kill().unwrap();
+    stuck.child.wait().unwrap();
+
+    for delay_ms in [0, 150] {
         let mut cmd = catalyst(&db.url);
         cmd.args(["worker", "--sources"]).arg(&file);
         let mut worker = Worker::spawn(cmd);
+        // Before its first line `main` cannot do anything about a signal (exec, loading);
+        // from the moment it catches SIGTERM, a signal must mean a clean stop.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !catches_sigterm(worker.child.id()) {
+            assert!(Instant::now() < deadline, "SIGTERM never caught");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(worker.child.id() as i32),
