@@ -63,10 +63,34 @@ impl Worker {
     fn output(&self) -> String {
         self.output.lock().unwrap().clone()
     }
-}
 
-fn libc_sigterm() -> u32 {
-    nix::sys::signal::Signal::SIGTERM as i32 as u32
+    /// Whether the process catches SIGTERM yet (Linux: the `SigCgt` mask of
+    /// /proc/PID/status).
+    fn catches_sigterm(&self) -> bool {
+        let bit = 1u64 << (nix::sys::signal::Signal::SIGTERM as i32 - 1);
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|status| {
+                let mask = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+                u64::from_str_radix(mask.trim(), 16).ok()
+            })
+            .is_some_and(|mask| mask & bit != 0)
+    }
+
+    /// SIGTERM, then wait for the exit: its status and everything it printed.
+    async fn stop(mut self) -> (std::process::ExitStatus, String) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        tokio::task::spawn_blocking(move || {
+            let status = self.child.wait().unwrap();
+            (status, self.output())
+        })
+        .await
+        .unwrap()
+    }
 }
 
 async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
@@ -324,7 +348,7 @@ async fn a_sources_sync_wakes_an_idle_worker() {
     cmd.env("RUST_LOG", "catalyst=debug")
         .args(["worker", "--id", "idle", "--sources"])
         .arg(&one);
-    let mut worker = Worker::spawn(cmd);
+    let worker = Worker::spawn(cmd);
     let runs =
         |pool: sqlx::PgPool| async move { count(&pool, "SELECT count(*) FROM ingest_runs").await };
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -357,18 +381,8 @@ async fn a_sources_sync_wakes_an_idle_worker() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(worker.child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = tokio::task::spawn_blocking(move || {
-        let status = worker.child.wait();
-        (status, worker)
-    })
-    .await
-    .unwrap();
-    assert!(status.0.unwrap().success(), "{}", status.1.output());
+    let (status, output) = worker.stop().await;
+    assert!(status.success(), "{output}");
 }
 
 /// SIGTERM while a worker is still starting (opening the database, syncing sources) is a
@@ -379,16 +393,6 @@ async fn a_worker_stopped_while_starting_exits_cleanly() {
     let base = spawn(news_site(Log::default())).await;
     let dir = tempfile::tempdir().unwrap();
     let file = write_sources(&dir, &sources_toml(&base));
-    // Linux: SigCgt in /proc/PID/status is the mask of signals the process catches.
-    let catches_sigterm = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|status| {
-                let mask = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
-                u64::from_str_radix(mask.trim(), 16).ok()
-            })
-            .is_some_and(|mask| mask & (1 << (libc_sigterm() - 1)) != 0)
-    };
     // Handlers are in place before the database is even reached: against a "server" that
     // accepts connections and never answers, the process is stuck connecting, and
     // already catches SIGTERM.
@@ -398,7 +402,7 @@ async fn a_worker_stopped_while_starting_exits_cleanly() {
     cmd.args(["worker", "--sources"]).arg(&file);
     let mut stuck = Worker::spawn(cmd);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !catches_sigterm(stuck.child.id()) {
+    while !stuck.catches_sigterm() {
         assert!(
             Instant::now() < deadline,
             "SIGTERM not caught while connecting:\n{}",
@@ -412,28 +416,19 @@ async fn a_worker_stopped_while_starting_exits_cleanly() {
     for delay_ms in [0, 150] {
         let mut cmd = catalyst(&db.url);
         cmd.args(["worker", "--sources"]).arg(&file);
-        let mut worker = Worker::spawn(cmd);
+        let worker = Worker::spawn(cmd);
         // Before its first line `main` cannot do anything about a signal (exec, loading);
         // from the moment it catches SIGTERM, a signal must mean a clean stop.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !catches_sigterm(worker.child.id()) {
+        while !worker.catches_sigterm() {
             assert!(Instant::now() < deadline, "SIGTERM never caught");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(worker.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        let (status, worker) = tokio::task::spawn_blocking(move || (worker.child.wait(), worker))
-            .await
-            .unwrap();
-        let status = status.unwrap();
+        let (status, output) = worker.stop().await;
         assert!(
             status.success(),
-            "after {delay_ms} ms: {status:?}\n{}",
-            worker.output()
+            "after {delay_ms} ms: {status:?}\n{output}"
         );
     }
     assert_eq!(
@@ -525,21 +520,9 @@ async fn two_workers_fetch_each_source_once_and_insert_nothing_twice() {
     }
     // Let a due period's worth of polling pass: nothing is due again for an hour.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    for (name, mut w) in [("w1", w1), ("w2", w2)] {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(w.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        let status = tokio::task::spawn_blocking(move || {
-            let status = w.child.wait();
-            (status, w)
-        })
-        .await
-        .unwrap();
-        let (status, w) = status;
-        let status = status.unwrap();
-        assert!(status.success(), "{name}: {status:?}\n{}", w.output());
+    for (name, w) in [("w1", w1), ("w2", w2)] {
+        let (status, output) = w.stop().await;
+        assert!(status.success(), "{name}: {status:?}\n{output}");
     }
 
     let counts = log.counts();

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -52,15 +51,7 @@ async fn feed_server() -> String {
     format!("http://{addr}")
 }
 
-async fn get_page(state: &AppState, path: &str) -> (StatusCode, String) {
-    let resp = web::router(state.clone())
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
+use common::get_page;
 
 fn html_escape(s: &str) -> String {
     // askama's escaping of the characters the fixture uses.

@@ -11,15 +11,12 @@ mod common;
 
 use std::collections::HashMap;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
 use catalyst::ingest::{self, story_store, FeedLocation};
-use catalyst::web::{self, AppState};
+use catalyst::web::AppState;
 
 /// One feed item: title, link, description, RFC 3339 time.
 type Item<'a> = (&'a str, &'a str, &'a str, &'a str);
@@ -359,15 +356,7 @@ async fn split_moves_articles_recomputes_both_events_and_survives_reingest() {
     assert_eq!(event_of(pool, HACK_A).await, hack);
 }
 
-async fn get_page(state: &AppState, path: &str) -> (StatusCode, String) {
-    let resp = web::router(state.clone())
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
+use common::get_page;
 
 #[tokio::test]
 async fn the_event_page_says_why_each_tag_was_made() {

@@ -115,25 +115,8 @@ async fn two_workers_keep_recent_bars_current_once() {
     assert_eq!(close, 90_000.0);
 
     // `/sources` shows the job: healthy, when it ran, its outcome, when it runs next.
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    let resp = catalyst::web::router(catalyst::web::AppState::new(db.pool.clone()))
-        .oneshot(
-            axum::http::Request::get("/sources")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let page = String::from_utf8(
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let (_, page) =
+        common::get_page(&catalyst::web::AppState::new(db.pool.clone()), "/sources").await;
     let section = &page[page.find("Worker jobs").expect("a worker jobs table")..];
     let row = &section[section.find("prices-upkeep").expect("the upkeep job")..];
     let row = &row[..row.find("</tr>").unwrap()];

@@ -52,71 +52,67 @@ async fn sync_once(pool: &PgPool, file: &SourcesFile) -> Result<SyncReport, sqlx
         .execute(&mut *tx)
         .await?;
         let sel = s.selectors.as_ref();
-        let (item, link) = (sel.map(|x| x.item.clone()), sel.map(|x| x.link.clone()));
-        let (title, time) = (
-            sel.and_then(|x| x.title.clone()),
-            sel.and_then(|x| x.time.clone()),
-        );
         // Insert, else update only when something differs: a sync that changes nothing
         // (every worker start) locks no row, so it cannot deadlock with the workers'
         // claims and stores, which lock source rows one at a time in their own order.
-        let inserted = sqlx::query_scalar!(
-            r#"INSERT INTO sources (name, kind, url, enabled, from_config, poll_interval_secs,
-                                    user_agent, item_selector, link_selector, title_selector,
-                                    time_selector, max_articles)
-               VALUES ($1, $2, $3, $4, true, $5, $6, $7, $8, $9, $10, $11)
-               ON CONFLICT (name) DO NOTHING
-               RETURNING id"#,
+        // (One statement: the UPDATE does not see the INSERT's row, so at most one acts.)
+        let done = sqlx::query!(
+            r#"WITH wanted AS (
+                 SELECT $1::text AS name, $2::text AS kind, $3::text AS url, $4::bool AS enabled,
+                        $5::int AS poll_interval_secs, $6::text AS user_agent,
+                        $7::text AS item_selector, $8::text AS link_selector,
+                        $9::text AS title_selector, $10::text AS time_selector,
+                        $11::int AS max_articles),
+               inserted AS (
+                 INSERT INTO sources (name, kind, url, enabled, from_config, poll_interval_secs,
+                                      user_agent, item_selector, link_selector, title_selector,
+                                      time_selector, max_articles)
+                 SELECT name, kind, url, enabled, true, poll_interval_secs, user_agent,
+                        item_selector, link_selector, title_selector, time_selector,
+                        max_articles
+                 FROM wanted
+                 ON CONFLICT (name) DO NOTHING
+                 RETURNING id),
+               updated AS (
+                 UPDATE sources s SET
+                   kind = w.kind, url = w.url, enabled = w.enabled, from_config = true,
+                   poll_interval_secs = w.poll_interval_secs, user_agent = w.user_agent,
+                   item_selector = w.item_selector, link_selector = w.link_selector,
+                   title_selector = w.title_selector, time_selector = w.time_selector,
+                   max_articles = w.max_articles,
+                   -- validators belong to the old URL
+                   etag = CASE WHEN s.url = w.url THEN s.etag END,
+                   last_modified = CASE WHEN s.url = w.url THEN s.last_modified END
+                 FROM wanted w
+                 WHERE s.name = w.name
+                   AND (s.kind, s.url, s.enabled, s.from_config, s.poll_interval_secs,
+                        s.user_agent, s.item_selector, s.link_selector, s.title_selector,
+                        s.time_selector, s.max_articles)
+                       IS DISTINCT FROM
+                       (w.kind, w.url, w.enabled, true, w.poll_interval_secs, w.user_agent,
+                        w.item_selector, w.link_selector, w.title_selector, w.time_selector,
+                        w.max_articles)
+                 RETURNING s.id)
+               SELECT (SELECT count(*) FROM inserted) AS "inserted!",
+                      (SELECT count(*) FROM updated) AS "updated!""#,
             s.name,
             s.kind.as_str(),
             s.url,
             s.enabled,
             s.poll_interval_secs as i32,
             s.user_agent,
-            item,
-            link,
-            title,
-            time,
+            sel.map(|x| x.item.clone()),
+            sel.map(|x| x.link.clone()),
+            sel.and_then(|x| x.title.clone()),
+            sel.and_then(|x| x.time.clone()),
             s.max_articles as i32
         )
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        if inserted.is_some() {
-            report.added += 1;
-            continue;
-        }
-        let changed = sqlx::query!(
-            r#"UPDATE sources SET
-                 kind = $2, url = $3, enabled = $4, from_config = true, poll_interval_secs = $5,
-                 user_agent = $6, item_selector = $7, link_selector = $8, title_selector = $9,
-                 time_selector = $10, max_articles = $11,
-                 -- validators belong to the old URL
-                 etag = CASE WHEN url = $3 THEN etag END,
-                 last_modified = CASE WHEN url = $3 THEN last_modified END
-               WHERE name = $1
-                 AND (kind, url, enabled, from_config, poll_interval_secs, user_agent,
-                      item_selector, link_selector, title_selector, time_selector, max_articles)
-                     IS DISTINCT FROM
-                     ($2, $3, $4, true, $5, $6, $7, $8, $9, $10, $11)"#,
-            s.name,
-            s.kind.as_str(),
-            s.url,
-            s.enabled,
-            s.poll_interval_secs as i32,
-            s.user_agent,
-            item,
-            link,
-            title,
-            time,
-            s.max_articles as i32
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed > 0 {
-            report.updated += 1;
-        } else {
-            report.unchanged += 1;
+        match (done.inserted, done.updated) {
+            (0, 0) => report.unchanged += 1,
+            (0, _) => report.updated += 1,
+            _ => report.added += 1,
         }
     }
     let names: Vec<String> = file.sources.iter().map(|s| s.name.clone()).collect();

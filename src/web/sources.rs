@@ -54,18 +54,28 @@ pub struct Health {
     pub next: String,
 }
 
+/// What the database says about a source's (or a job's) runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunState {
+    pub last_status: Option<String>,
+    pub last_run: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub failures_in_a_row: i32,
+    pub next_due: DateTime<Utc>,
+    pub claimed_by: Option<String>,
+}
+
 impl Health {
-    #[allow(clippy::too_many_arguments)]
-    fn of(
-        schedule: Schedule,
-        last_status: Option<&str>,
-        last_run: Option<DateTime<Utc>>,
-        last_error: Option<String>,
-        failures_in_a_row: i32,
-        next_due: DateTime<Utc>,
-        claimed_by: Option<String>,
-        now: DateTime<Utc>,
-    ) -> Health {
+    fn of(schedule: Schedule, state: RunState, now: DateTime<Utc>) -> Health {
+        let RunState {
+            last_status,
+            last_run,
+            last_error,
+            failures_in_a_row,
+            next_due,
+            claimed_by,
+        } = state;
+        let last_status = last_status.as_deref();
         let enabled = schedule == Schedule::Polled;
         let (label, class) = match (schedule, last_status) {
             (Schedule::Disabled, _) => ("disabled".to_string(), ""),
@@ -150,12 +160,14 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
         .map(|r| SourceRow {
             health: Health::of(
                 Schedule::of(r.enabled, r.from_config),
-                r.last_status.as_deref(),
-                r.last_run_at,
-                r.last_error,
-                r.consecutive_failures,
-                r.next_due_at,
-                r.claimed_by,
+                RunState {
+                    last_status: r.last_status,
+                    last_run: r.last_run_at,
+                    last_error: r.last_error,
+                    failures_in_a_row: r.consecutive_failures,
+                    next_due: r.next_due_at,
+                    claimed_by: r.claimed_by,
+                },
                 now,
             ),
             name: r.name,
@@ -176,12 +188,15 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
             JobRow {
                 health: Health::of(
                     Schedule::Polled,
-                    r.last_status.as_deref(),
-                    r.last_finished_at,
-                    r.last_summary.clone().filter(|_| failed),
-                    i32::from(failed),
-                    r.next_due_at,
-                    r.claimed_by,
+                    RunState {
+                        last_error: r.last_summary.clone().filter(|_| failed),
+                        // A job keeps no count: its last outcome is all there is.
+                        failures_in_a_row: i32::from(failed),
+                        last_status: r.last_status,
+                        last_run: r.last_finished_at,
+                        next_due: r.next_due_at,
+                        claimed_by: r.claimed_by,
+                    },
                     now,
                 ),
                 name: r.name,
@@ -225,14 +240,22 @@ mod tests {
     #[test]
     fn health_says_how_a_source_is_doing() {
         let now = at(12, 0);
+        let ran = |status: &str, error: Option<&str>, failures: i32, next_due| RunState {
+            last_status: Some(status.into()),
+            last_run: Some(at(11, 0)),
+            last_error: error.map(str::to_string),
+            failures_in_a_row: failures,
+            next_due,
+            claimed_by: None,
+        };
         let failing = Health::of(
             Schedule::Polled,
-            Some("failed"),
-            Some(at(11, 0)),
-            Some("https://x.example/feed: server answered 503".into()),
-            3,
-            at(13, 0),
-            None,
+            ran(
+                "failed",
+                Some("https://x.example/feed: server answered 503"),
+                3,
+                at(13, 0),
+            ),
             now,
         );
         assert_eq!(failing.label, "failing (3 runs in a row)");
@@ -241,54 +264,32 @@ mod tests {
         assert!(failing.last_run.starts_with("2025-01-27 11:00 UTC"));
         assert!(failing.next.starts_with("in "), "{}", failing.next);
 
-        let ok = Health::of(
-            Schedule::Polled,
-            Some("ok"),
-            Some(at(11, 0)),
-            Some("old".into()),
-            0,
-            at(11, 30),
-            None,
-            now,
-        );
+        let ok = Health::of(Schedule::Polled, ran("ok", Some("old"), 0, at(11, 30)), now);
         assert_eq!((ok.label.as_str(), ok.class), ("ok", "pos"));
         assert_eq!(ok.last_error, "", "a recovered source shows no stale error");
         assert_eq!(ok.next, "due now");
 
-        let running = Health::of(
-            Schedule::Polled,
-            None,
-            None,
-            None,
-            0,
-            at(11, 0),
-            Some("w1".into()),
-            now,
-        );
+        let never = RunState {
+            next_due: at(11, 0),
+            claimed_by: Some("w1".into()),
+            ..RunState::default()
+        };
+        let running = Health::of(Schedule::Polled, never, now);
         assert_eq!(running.label, "never run");
         assert_eq!(running.next, "running on w1");
         assert_eq!(running.last_run, "–");
 
-        let off = Health::of(
-            Schedule::Disabled,
-            Some("ok"),
-            None,
-            None,
-            0,
-            at(11, 0),
-            None,
-            now,
-        );
+        let off = Health::of(Schedule::Disabled, ran("ok", None, 0, at(11, 0)), now);
         assert_eq!((off.label.as_str(), off.next.as_str()), ("disabled", "–"));
 
         let ad_hoc = Health::of(
             Schedule::OnDemand,
-            Some("failed"),
-            Some(at(11, 0)),
-            Some("https://x.example/feed: server answered 500".into()),
-            1,
-            at(11, 0),
-            None,
+            ran(
+                "failed",
+                Some("https://x.example/feed: server answered 500"),
+                1,
+                at(11, 0),
+            ),
             now,
         );
         assert_eq!(ad_hoc.label, "last ingest failed");

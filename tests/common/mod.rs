@@ -224,3 +224,31 @@ pub fn fetcher() -> catalyst::ingest::http::Fetcher {
     })
     .expect("the HTTP client builds")
 }
+
+/// GET `path` through the real router (no socket): status and body.
+pub async fn get_page(
+    state: &catalyst::web::AppState,
+    path: &str,
+) -> (axum::http::StatusCode, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let resp = catalyst::web::router(state.clone())
+        .oneshot(
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .expect("a valid request"),
+        )
+        .await
+        .expect("the router answers");
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("the body is read")
+        .to_bytes();
+    (
+        status,
+        String::from_utf8(body.to_vec()).expect("pages are UTF-8"),
+    )
+}
