@@ -61,8 +61,6 @@ fn events(n: usize) -> Vec<EventInput> {
     (0..n)
         .map(|i| EventInput {
             bar0: 800 + ((i * 7919) % (BARS - 900)) as i64,
-            target_categories: vec![(i as i32) % CATEGORIES],
-            target_tokens: vec![(i % TOKENS) as i32],
             excluded: Vec::new(),
         })
         .collect()

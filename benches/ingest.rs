@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use catalyst::ingest::listing::{parse_listing, Selectors};
-use catalyst::ingest::run::tag_text;
+use catalyst::ingest::run::tag_item;
 use catalyst::ingest::tagging::Tagger;
 use catalyst::ingest::{article, feed};
 use catalyst::taxonomy;
@@ -78,7 +78,7 @@ fn bench(c: &mut Criterion) {
             let tagged: usize = parsed
                 .items
                 .iter()
-                .map(|i| tagger.tag(&tag_text(i)).tokens.len())
+                .map(|i| tag_item(&tagger, i).tokens.len())
                 .sum();
             assert_eq!(parsed.items.len(), FEED_ITEMS);
             tagged

@@ -26,11 +26,20 @@ pub enum EventsCommand {
     /// Compute the story features of articles stored before stories existed, so new
     /// articles of the same story join their events. Their own events are not changed.
     BackfillStories,
+    /// Recompute every stored article's tags (and their salience: subject or passing
+    /// mention) with the tagging rules now loaded. Run after `catalyst taxonomy load` or
+    /// after upgrading from a version without salience; then `catalyst study`.
+    Retag,
 }
 
 pub async fn run(pool: &PgPool, command: EventsCommand) -> anyhow::Result<()> {
     match command {
         EventsCommand::Show { id } => show(pool, id).await,
+        EventsCommand::Retag => {
+            let n = crate::ingest::retag_all(pool).await?;
+            println!("retagged {n} article(s); run `catalyst study` to rescore");
+            Ok(())
+        }
         EventsCommand::BackfillStories => {
             let n = crate::ingest::backfill_stories(pool).await?;
             println!("story features computed for {n} article(s)");

@@ -250,6 +250,23 @@ pub enum StudyCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Score neutral placebo stories at ordinary hours (outside every event's span) and
+    /// print the false-positive rate at the 5% level before and after calibration, per
+    /// category, for the market and overall (a Markdown table; docs/study.md).
+    Placebo {
+        /// Placebo hours scored per story.
+        #[arg(long, default_value_t = 2000)]
+        hours: usize,
+        /// At most this many other ordinary hours build the null (never a placebo hour).
+        #[arg(long, default_value_t = 10_000)]
+        null_hours: usize,
+        /// Random splits of the ordinary hours to average (split k uses seed + k).
+        #[arg(long, default_value_t = 10)]
+        splits: usize,
+        /// Seed of the first split's draw of hours and stories.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +348,21 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
                 println!("{n} rows written to {}", path.display());
             }
         }
+        Command::Study(StudyArgs {
+            command:
+                Some(StudyCommand::Placebo {
+                    hours,
+                    null_hours,
+                    splits,
+                    seed,
+                }),
+            ..
+        }) => {
+            let params = StudyParams::default();
+            let rows =
+                study::placebo_report(pool, &params, hours, null_hours, splits, seed).await?;
+            print!("{}", study::placebo::markdown(&rows));
+        }
         Command::Study(args) => {
             let r = study::run(pool, &args.params(), RunOptions { all: args.all }).await?;
             println!(
@@ -398,6 +430,13 @@ pub async fn ensure_taxonomy(pool: &sqlx::PgPool) -> anyhow::Result<()> {
         let rules = taxonomy::parse_tagging(taxonomy::BUILTIN_TAGGING, "built-in tagging rules")?;
         taxonomy::store::save(pool, &tokens, &rules).await?;
         tracing::info!(tokens = tokens.len(), "loaded the built-in taxonomy");
+    } else {
+        let rules = taxonomy::parse_tagging(taxonomy::BUILTIN_TAGGING, "built-in tagging rules")?;
+        if taxonomy::store::ensure_salience(pool, &rules.salience).await? {
+            tracing::info!(
+                "loaded the built-in salience rules; `catalyst events retag` applies them to stored articles"
+            );
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod listing;
 pub mod normalize;
 pub mod published;
 pub mod run;
+pub mod salience;
 pub mod source_store;
 pub mod sources;
 pub mod store;
@@ -107,7 +108,7 @@ async fn ingest_feed_once(
         ..Default::default()
     };
     for item in &parsed.items {
-        let tags = tagger.tag(&run::tag_text(item));
+        let tags = run::tag_item(&tagger, item);
         match store::store_item(&mut tx, source_id, item, &tags, &token_ids, &category_ids)
             .await
             .map_err(db)?
@@ -156,6 +157,39 @@ pub async fn backfill_stories(pool: &PgPool) -> Result<usize, sqlx::Error> {
         tx.commit().await?;
         done += batch.len();
         tracing::info!(articles = done, "story features computed");
+    }
+}
+
+/// Recompute every stored article's tags with the rules now stored (after changing the
+/// tagging rules, or after the upgrade that added salience). Batches of 500 articles, one
+/// transaction each; events are not regrouped. Returns the articles retagged.
+pub async fn retag_all(pool: &PgPool) -> Result<usize, sqlx::Error> {
+    const BATCH: i64 = 500;
+    let tagger = load_tagger(pool).await?;
+    let (token_ids, category_ids) = store::id_maps(pool).await?;
+    let (mut after, mut done) = (0, 0);
+    loop {
+        let batch = store::articles_after(pool, after, BATCH).await?;
+        let Some(last) = batch.last() else {
+            return Ok(done);
+        };
+        after = last.id;
+        let mut tx = pool.begin().await?;
+        for a in &batch {
+            // A cashtag the text does not contain was declared by the page.
+            let text = format!("{} {}", a.title, a.summary.as_deref().unwrap_or(""));
+            let declared: Vec<String> = a
+                .cashtags
+                .iter()
+                .filter(|c| !text.contains(c.as_str()))
+                .map(|c| c.trim_start_matches('$').to_string())
+                .collect();
+            let tags = tagger.tag_article(&a.title, a.summary.as_deref(), &declared);
+            store::replace_tags(&mut tx, a.id, &tags, &token_ids, &category_ids).await?;
+        }
+        tx.commit().await?;
+        done += batch.len();
+        tracing::info!(articles = done, "retagged");
     }
 }
 

@@ -15,6 +15,7 @@ use super::listing::{self, ListingError};
 use super::published::implausible;
 use super::source_store::{self, RunRecord, RunStatus, SourceRow};
 use super::sources::SourceKind;
+use super::tagging::{Tagger, Tags};
 use super::{store, IngestError, IngestReport};
 
 /// What one fetch of a source yielded.
@@ -189,7 +190,7 @@ async fn store_batch_once(
     store::lock_stories(&mut tx).await?;
     let (mut new, mut duplicates) = (0, 0);
     for item in items {
-        let tags = tagger.tag(&tag_text(item));
+        let tags = tag_item(&tagger, item);
         match store::store_item(&mut tx, source_id, item, &tags, &token_ids, &category_ids).await? {
             store::Stored::New { .. } => new += 1,
             store::Stored::Duplicate => duplicates += 1,
@@ -201,22 +202,9 @@ async fn store_batch_once(
 
 /// The text tagging reads: title, summary, and the tickers the page declares, written as
 /// cashtags so the tagger's cashtag rule picks them up.
-pub fn tag_text(item: &NewsItem) -> String {
-    let mut text = item.title.clone();
-    if let Some(s) = &item.summary {
-        text.push('\n');
-        text.push_str(s);
-    }
-    if !item.declared_tickers.is_empty() {
-        text.push('\n');
-        let tags: Vec<String> = item
-            .declared_tickers
-            .iter()
-            .map(|t| format!("${t}"))
-            .collect();
-        text.push_str(&tags.join(" "));
-    }
-    text
+/// Tag a feed item: headline, summary and the tickers its page declares.
+pub fn tag_item(tagger: &Tagger, item: &NewsItem) -> Tags {
+    tagger.tag_article(&item.title, item.summary.as_deref(), &item.declared_tickers)
 }
 
 /// Run `source` (already claimed by `worker`): collect, store, record, release. Never

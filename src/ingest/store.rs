@@ -170,11 +170,29 @@ pub async fn store_item(
     .execute(&mut *conn)
     .await?;
 
+    insert_tags(&mut *conn, article_id, tags, token_ids, category_ids).await?;
+
+    Ok(Stored::New {
+        article_id,
+        event_id,
+    })
+}
+
+/// Insert an article's tags, each with why it was made and its salience.
+pub async fn insert_tags(
+    conn: &mut PgConnection,
+    article_id: i64,
+    tags: &Tags,
+    token_ids: &HashMap<String, i32>,
+    category_ids: &HashMap<String, i32>,
+) -> Result<(), sqlx::Error> {
     let mut t_ids = Vec::new();
     let mut t_rules = Vec::new();
     let mut t_texts = Vec::new();
     let mut t_amb = Vec::new();
     let mut t_notes: Vec<Option<String>> = Vec::new();
+    let mut t_sal = Vec::new();
+    let mut t_sal_notes: Vec<Option<String>> = Vec::new();
     for t in &tags.tokens {
         if let Some(&id) = token_ids.get(&t.symbol) {
             t_ids.push(id);
@@ -182,18 +200,22 @@ pub async fn store_item(
             t_texts.push(t.matched_text.clone());
             t_amb.push(t.ambiguous);
             t_notes.push(t.note.clone());
+            t_sal.push(t.salience.as_str().to_string());
+            t_sal_notes.push(t.salience_note.clone());
         }
     }
     sqlx::query!(
-        r#"INSERT INTO article_token_tags (article_id, token_id, rule, matched_text, ambiguous, note)
-           SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[], $5::bool[], $6::text[])
+        r#"INSERT INTO article_token_tags (article_id, token_id, rule, matched_text, ambiguous, note, salience, salience_note)
+           SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::text[])
            ON CONFLICT DO NOTHING"#,
         article_id,
         &t_ids,
         &t_rules,
         &t_texts,
         &t_amb,
-        &t_notes as &[Option<String>]
+        &t_notes as &[Option<String>],
+        &t_sal,
+        &t_sal_notes as &[Option<String>]
     )
     .execute(&mut *conn)
     .await?;
@@ -201,29 +223,82 @@ pub async fn store_item(
     let mut c_ids = Vec::new();
     let mut c_rules = Vec::new();
     let mut c_texts = Vec::new();
+    let mut c_sal = Vec::new();
+    let mut c_sal_notes: Vec<Option<String>> = Vec::new();
     for c in &tags.categories {
         if let Some(&id) = category_ids.get(&c.slug) {
             c_ids.push(id);
             c_rules.push(c.rule.as_str().to_string());
             c_texts.push(c.matched_text.clone());
+            c_sal.push(c.salience.as_str().to_string());
+            c_sal_notes.push(c.salience_note.clone());
         }
     }
     sqlx::query!(
-        r#"INSERT INTO article_category_tags (article_id, category_id, rule, matched_text)
-           SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[])
+        r#"INSERT INTO article_category_tags (article_id, category_id, rule, matched_text, salience, salience_note)
+           SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
            ON CONFLICT DO NOTHING"#,
         article_id,
         &c_ids,
         &c_rules,
-        &c_texts
+        &c_texts,
+        &c_sal,
+        &c_sal_notes as &[Option<String>]
     )
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
 
-    Ok(Stored::New {
-        article_id,
-        event_id,
-    })
+/// An article to retag: its text and its cashtag tags (declared tickers are not stored
+/// elsewhere).
+pub struct RetagRow {
+    pub id: i64,
+    pub title: String,
+    pub summary: Option<String>,
+    pub cashtags: Vec<String>,
+}
+
+/// Articles to retag, after `after_id`, at most `limit`.
+pub async fn articles_after(
+    pool: &PgPool,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<RetagRow>, sqlx::Error> {
+    sqlx::query_as!(
+        RetagRow,
+        r#"SELECT a.id, a.title, a.summary,
+                  ARRAY(SELECT g.matched_text FROM article_token_tags g
+                        WHERE g.article_id = a.id AND g.rule = 'cashtag') AS "cashtags!"
+           FROM articles a WHERE a.id > $1 ORDER BY a.id LIMIT $2"#,
+        after_id,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Replace an article's tags (retagging with the current rules).
+pub async fn replace_tags(
+    conn: &mut PgConnection,
+    article_id: i64,
+    tags: &Tags,
+    token_ids: &HashMap<String, i32>,
+    category_ids: &HashMap<String, i32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM article_token_tags WHERE article_id = $1",
+        article_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM article_category_tags WHERE article_id = $1",
+        article_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    insert_tags(conn, article_id, tags, token_ids, category_ids).await
 }
 
 /// Record one run of a feed: its counts, or its error.

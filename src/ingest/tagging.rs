@@ -27,7 +27,9 @@ use std::collections::BTreeSet;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::taxonomy::{TaggingRules, TokenDef};
+pub use super::salience::Salience;
+use super::salience::{Judge, Layout};
+use crate::taxonomy::{SalienceRules, TaggingRules, TokenDef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TokenRule {
@@ -70,9 +72,13 @@ pub struct TokenTag {
     pub symbol: String,
     pub rule: TokenRule,
     pub matched_text: String,
+    /// Subject of the story or a passing mention (see `salience`).
+    pub salience: Salience,
     pub ambiguous: bool,
     /// Why the tag is flagged ambiguous (None when it is not).
     pub note: Option<String>,
+    /// Why the tag is a mention (or how a subject was declared).
+    pub salience_note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,6 +86,8 @@ pub struct CategoryTag {
     pub slug: String,
     pub rule: CategoryRule,
     pub matched_text: String,
+    pub salience: Salience,
+    pub salience_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,6 +97,28 @@ pub struct Tags {
 }
 
 impl Tags {
+    /// Symbols tagged without ambiguity as a subject of the story, sorted and unique.
+    pub fn subject_symbols(&self) -> Vec<&str> {
+        let set: BTreeSet<&str> = self
+            .tokens
+            .iter()
+            .filter(|t| !t.ambiguous && t.salience == Salience::Subject)
+            .map(|t| t.symbol.as_str())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Category slugs tagged as a subject of the story, sorted and unique.
+    pub fn subject_slugs(&self) -> Vec<&str> {
+        let set: BTreeSet<&str> = self
+            .categories
+            .iter()
+            .filter(|c| c.salience == Salience::Subject)
+            .map(|c| c.slug.as_str())
+            .collect();
+        set.into_iter().collect()
+    }
+
     /// Symbols tagged without ambiguity, sorted and unique.
     pub fn symbols(&self) -> Vec<&str> {
         let set: BTreeSet<&str> = self
@@ -135,6 +165,7 @@ pub struct Tagger {
     exact: (AhoCorasick, Vec<usize>),
     /// Automaton over case-insensitive patterns.
     folded: (AhoCorasick, Vec<usize>),
+    salience: SalienceRules,
 }
 
 fn is_all_caps(s: &str) -> bool {
@@ -202,11 +233,46 @@ impl Tagger {
             patterns,
             exact,
             folded,
+            salience: rules.salience.clone(),
         }
     }
 
-    /// Tag a text (headline and summary).
+    /// Tag a text as if it were all headline.
     pub fn tag(&self, text: &str) -> Tags {
+        self.tag_layout(
+            text,
+            Layout {
+                title_end: text.len(),
+                declared_start: text.len(),
+            },
+        )
+    }
+
+    /// Tag an article: its headline, its summary and the tickers its page declares.
+    /// Where a match lies decides its salience (a summary-only name is a mention).
+    pub fn tag_article(&self, title: &str, summary: Option<&str>, declared: &[String]) -> Tags {
+        let mut text = title.to_string();
+        let title_end = text.len();
+        if let Some(s) = summary {
+            text.push('\n');
+            text.push_str(s);
+        }
+        let declared_start = text.len();
+        if !declared.is_empty() {
+            text.push('\n');
+            let cashtags: Vec<String> = declared.iter().map(|t| format!("${t}")).collect();
+            text.push_str(&cashtags.join(" "));
+        }
+        self.tag_layout(
+            &text,
+            Layout {
+                title_end,
+                declared_start,
+            },
+        )
+    }
+
+    fn tag_layout(&self, text: &str, layout: Layout) -> Tags {
         let shouting = is_shouting(text);
         // (start, end, pattern index) of whole-word matches.
         let mut hits: Vec<(usize, usize, usize)> = Vec::new();
@@ -223,6 +289,9 @@ impl Tagger {
         let mut taken_token: Vec<(usize, usize)> = Vec::new();
         let mut taken_keyword: Vec<(usize, usize)> = Vec::new();
         let mut tags = Tags::default();
+        // Where each token tag and keyword tag matched, for salience.
+        let mut token_at: Vec<(usize, usize)> = Vec::new();
+        let mut keyword_at: Vec<(usize, usize)> = Vec::new();
         for (s, e, pi) in hits {
             let p = &self.patterns[pi];
             let taken = if p.kind == PatternKind::Keyword {
@@ -237,10 +306,13 @@ impl Tagger {
             match (p.kind, p.token, &p.category) {
                 (PatternKind::Keyword, _, Some(slug)) => {
                     taken.push((s, e));
+                    keyword_at.push((s, e));
                     tags.categories.push(CategoryTag {
                         slug: slug.clone(),
                         rule: CategoryRule::Keyword,
                         matched_text: matched.to_string(),
+                        salience: Salience::Subject,
+                        salience_note: None,
                     });
                 }
                 (kind, Some(ti), _) => {
@@ -249,12 +321,15 @@ impl Tagger {
                         continue;
                     };
                     taken.push((s, e));
+                    token_at.push((s, e));
                     tags.tokens.push(TokenTag {
                         symbol: self.tokens[ti].symbol.clone(),
                         rule,
                         matched_text: matched.to_string(),
+                        salience: Salience::Subject,
                         ambiguous: note.is_some(),
                         note,
+                        salience_note: None,
                     });
                 }
                 _ => {}
@@ -262,6 +337,21 @@ impl Tagger {
         }
         if !shouting {
             self.confirm_collisions_by_context(&mut tags);
+        }
+        // Salience, from where each match lies among all of them.
+        let judge = Judge::new(&self.salience, text, layout);
+        let tagged: Vec<(usize, usize)> = token_at
+            .iter()
+            .zip(&tags.tokens)
+            .filter(|(_, t)| !t.ambiguous)
+            .map(|(r, _)| *r)
+            .chain(keyword_at.iter().copied())
+            .collect();
+        for (t, &(s, e)) in tags.tokens.iter_mut().zip(&token_at) {
+            (t.salience, t.salience_note) = judge.judge(s, e, &tagged);
+        }
+        for (c, &(s, e)) in tags.categories.iter_mut().zip(&keyword_at) {
+            (c.salience, c.salience_note) = judge.judge(s, e, &tagged);
         }
         for t in &tags.tokens {
             if t.ambiguous {
@@ -273,14 +363,21 @@ impl Tagger {
                         slug: slug.clone(),
                         rule: CategoryRule::Token,
                         matched_text: t.symbol.clone(),
+                        salience: t.salience,
+                        salience_note: t.salience_note.clone(),
                     });
                 }
             }
         }
+        // One tag per (what, rule, text): a subject anywhere wins over a mention.
         tags.tokens.sort();
-        tags.tokens.dedup();
+        tags.tokens.dedup_by(|b, a| {
+            a.symbol == b.symbol && a.rule == b.rule && a.matched_text == b.matched_text
+        });
         tags.categories.sort();
-        tags.categories.dedup();
+        tags.categories.dedup_by(|b, a| {
+            a.slug == b.slug && a.rule == b.rule && a.matched_text == b.matched_text
+        });
         tags
     }
 

@@ -17,10 +17,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::{fit, Fit, FitError, Model};
+use super::model::{Fit, Model};
+use super::series::{fit_on, market_fit, market_stat, token_fit, window_stat, Frame};
 use super::significance::{
     bmp, corrado_rank, cross_sectional, generalized_sign, kolari_pynnonen, mean_cross_correlation,
-    normal_two_sided_p, patell, single_series, standardised_ranks, z_of_two_sided_p, Test,
+    normal_two_sided_p, patell, single_series, standardised_ranks, Test,
 };
 use super::universe::{Proxy, ReturnKind, Universe};
 use crate::prices::BarInterval;
@@ -86,8 +87,27 @@ pub struct StudyParams {
     /// Share of the estimation window that must have returns.
     pub min_estimation_share: f64,
     pub windows: Vec<Window>,
-    /// The window the impact score is computed on.
+    /// The summary window of the tables and the list's category figures ([-24h, +24h]).
     pub ranking_window: Window,
+    /// Windows where a reaction to news lives: the impact score's windows, each measured
+    /// from the close of the publication bar.
+    #[serde(default = "default_score_windows")]
+    pub score_windows: Vec<Window>,
+    /// The move before the first report: a score component of its own, labelled. When the
+    /// publication time falls inside a bar, that bar is the publication bar (neither before
+    /// nor after) and this window moves one bar earlier.
+    #[serde(default = "default_pre_window")]
+    pub pre_window: Window,
+    /// Ordinary hours sampled for the null of every statistic (at most).
+    #[serde(default = "default_null_hours")]
+    pub null_hours: usize,
+    /// Seed of the ordinary-hour sample: a run is reproducible.
+    #[serde(default)]
+    pub null_seed: u64,
+    /// The second market model the evidence must survive (the equal-weighted index, or
+    /// BTC when the run's proxy is that index); `None` to skip the check.
+    #[serde(default = "default_alternative_proxy")]
+    pub alternative_proxy: Option<Proxy>,
     /// Categories with fewer tokens are shown but never enter the score.
     pub min_category_tokens: usize,
     /// An event whose |score| is at least this is "high-impact" for confounder flags.
@@ -96,9 +116,24 @@ pub struct StudyParams {
     pub exclude_confounders: bool,
 }
 
-/// The ranking window: t0−24h to t0+24h. It starts before the event on purpose: news
-/// often reports a move already under way.
+/// The summary window: t0−24h to t0+24h.
 pub const RANKING_WINDOW: Window = Window::new(-24, 24);
+
+fn default_score_windows() -> Vec<Window> {
+    vec![Window::new(0, 1), Window::new(0, 4), Window::new(0, 24)]
+}
+
+fn default_pre_window() -> Window {
+    Window::new(-24, 0)
+}
+
+fn default_null_hours() -> usize {
+    4000
+}
+
+fn default_alternative_proxy() -> Option<Proxy> {
+    Some(Proxy::EqualWeighted)
+}
 
 impl Default for StudyParams {
     fn default() -> Self {
@@ -126,6 +161,11 @@ impl StudyParams {
                 Window::new(-24, 72),
             ],
             ranking_window: RANKING_WINDOW,
+            score_windows: default_score_windows(),
+            pre_window: default_pre_window(),
+            null_hours: default_null_hours(),
+            null_seed: 0,
+            alternative_proxy: default_alternative_proxy(),
             min_category_tokens: 5,
             confounder_score: 3.0,
             exclude_confounders: false,
@@ -147,6 +187,8 @@ impl StudyParams {
                 Window::new(0, 7),
             ],
             ranking_window: Window::new(-1, 1),
+            score_windows: vec![Window::new(0, 1), Window::new(0, 3)],
+            pre_window: Window::new(-1, 0),
             ..Self::hourly()
         }
     }
@@ -156,14 +198,49 @@ impl StudyParams {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The span of bars any event window reads, relative to bar 0.
+    /// The span of bars any window reads, relative to bar 0: the tables' windows, the
+    /// score's windows and the pre-report window one bar earlier (a publication inside a
+    /// bar). A token missing any bar of it is left out of the event.
     pub fn event_span(&self) -> Window {
-        let start = self.windows.iter().map(|w| w.start).min().unwrap_or(0);
-        let end = self.windows.iter().map(|w| w.end).max().unwrap_or(0);
-        Window::new(
-            start.min(self.ranking_window.start),
-            end.max(self.ranking_window.end),
-        )
+        let all = self
+            .windows
+            .iter()
+            .chain(&self.score_windows)
+            .chain([&self.ranking_window, &self.pre_window]);
+        let start = all.clone().map(|w| w.start).min().unwrap_or(0);
+        let end = all.map(|w| w.end).max().unwrap_or(0);
+        Window::new(start.min(self.pre_window.start - 1), end)
+    }
+
+    /// The pre-report window of an event whose publication time is (`mid_bar`) or is not
+    /// inside a bar.
+    pub fn pre_window_for(&self, mid_bar: bool) -> Window {
+        let shift = i32::from(mid_bar);
+        Window::new(self.pre_window.start - shift, self.pre_window.end - shift)
+    }
+
+    /// Every window a score component may use: the score windows and both placements of
+    /// the pre-report window.
+    pub fn calibrated_windows(&self) -> Vec<Window> {
+        let mut w = self.score_windows.clone();
+        w.push(self.pre_window_for(false));
+        w.push(self.pre_window_for(true));
+        w
+    }
+
+    /// The alternative market model's proxy, unless the model has no proxy.
+    pub fn alternative(&self) -> Option<Proxy> {
+        if self.model == Model::MeanAdjusted {
+            return None;
+        }
+        match self.alternative_proxy {
+            Some(p) if p == self.proxy => Some(if p == Proxy::EqualWeighted {
+                Proxy::Btc
+            } else {
+                Proxy::EqualWeighted
+            }),
+            other => other,
+        }
     }
 }
 
@@ -214,10 +291,6 @@ impl DropReason {
 pub struct EventInput {
     /// Absolute bar number of bar 0.
     pub bar0: i64,
-    /// Categories the news is tagged with (its targets).
-    pub target_categories: Vec<i32>,
-    /// Tokens the news names without ambiguity.
-    pub target_tokens: Vec<i32>,
     /// Absolute bar ranges left out of the estimation window (confounding events).
     pub excluded: Vec<(i64, i64)>,
 }
@@ -233,7 +306,7 @@ pub struct TokenWindow {
     pub token_return: f64,
     /// Its market series' compounded return over the window.
     pub market_return: f64,
-    /// Σ (R − R_m): the market-adjusted CAR, for the naive score shown beside the robust.
+    /// Σ (R − R_m): the market-adjusted CAR, shown beside the model's.
     pub car_market_adjusted: f64,
 }
 
@@ -251,6 +324,8 @@ pub struct TokenOutcome {
 pub struct CategoryOutcome {
     pub category_id: i32,
     pub window: Window,
+    /// Tokens kept for the event: the CAAR, the tests and the portfolio all use exactly
+    /// these.
     pub n: usize,
     pub caar: f64,
     pub caar_value_weighted: Option<f64>,
@@ -282,46 +357,12 @@ pub struct MarketMove {
     pub p: f64,
 }
 
-/// One part of the impact score ("why this rank").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScoreComponent {
-    /// target-category, target-token, market, spillover
-    pub kind: String,
-    pub category_id: Option<i32>,
-    pub token_id: Option<i32>,
-    /// The % move behind it (a CAR, CAAR or the market's return).
-    pub value: f64,
-    /// Its dependence-robust statistic and p-value.
-    pub stat: f64,
-    pub p: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Score {
-    /// |z| of the strongest of: the targets (Bonferroni over the targets), the market
-    /// move, the spillovers (Bonferroni over all other categories). `None` without data.
-    pub impact: Option<f64>,
-    /// Which group gave it: targets, market, spillover.
-    pub driver: Option<String>,
-    /// The component that gave it.
-    pub top: Option<ScoreComponent>,
-    /// Every target's, the market's, and the strongest spillover's component.
-    pub components: Vec<ScoreComponent>,
-    pub targets_p: Option<f64>,
-    pub spillover_p: Option<f64>,
-    pub spillover_tests: usize,
-    /// Naive score: largest |CAAR| of any category, market-adjusted.
-    pub naive: Option<f64>,
-    pub naive_category: Option<i32>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventOutcome {
     pub tokens: Vec<TokenOutcome>,
     pub dropped: Vec<(i32, DropReason)>,
     pub categories: Vec<CategoryOutcome>,
     pub market: Vec<MarketMove>,
-    pub score: Score,
 }
 
 /// The core of the study for one event: every token's fit, AR path and CARs (no category
@@ -331,20 +372,10 @@ pub fn token_results(
     ev: &EventInput,
     params: &StudyParams,
 ) -> Vec<Result<TokenOutcome, DropReason>> {
-    let est = params.estimation;
-    let span = params.event_span();
-    let est_r = (
-        u.idx(ev.bar0 + i64::from(est.start)),
-        u.idx(ev.bar0 + i64::from(est.end)),
-    );
-    let span_r = (
-        u.idx(ev.bar0 + i64::from(span.start)),
-        u.idx(ev.bar0 + i64::from(span.end)),
-    );
-    let need = (params.min_estimation_share * f64::from(est.len())).ceil() as usize;
+    let frame = Frame::new(u, params, ev.bar0, &[]);
     u.tokens
         .iter()
-        .map(|tok| study_token(u, tok, params, est_r, span_r, &[], need).map(|(o, _)| o))
+        .map(|tok| study_token(u, tok, params, &frame, &[]).map(|(o, _)| o))
         .collect()
 }
 
@@ -358,42 +389,29 @@ struct Scratch {
     ranks: Vec<f64>,
 }
 
+/// Grid-index ranges of an event's excluded bars.
+pub fn excluded_grid(u: &Universe, ev: &EventInput) -> Vec<(i64, i64)> {
+    ev.excluded
+        .iter()
+        .map(|&(a, b)| (u.idx(a), u.idx(b)))
+        .collect()
+}
+
 /// Study one event.
 pub fn study_event(u: &Universe, ev: &EventInput, params: &StudyParams) -> EventOutcome {
     let model = params.model;
-    let est = params.estimation;
     let span = params.event_span();
-    let est_a = u.idx(ev.bar0 + i64::from(est.start));
-    let est_b = u.idx(ev.bar0 + i64::from(est.end));
-    let span_a = u.idx(ev.bar0 + i64::from(span.start));
-    let span_b = u.idx(ev.bar0 + i64::from(span.end));
-    let excluded: Vec<(i64, i64)> = ev
-        .excluded
-        .iter()
-        .map(|&(a, b)| (u.idx(a), u.idx(b)))
-        .collect();
-    let excluded_bars: i64 = excluded
-        .iter()
-        .map(|&(a, b)| (b.min(est_b) - a.max(est_a)).max(0))
-        .sum();
-    let need = (params.min_estimation_share * (est.len() as i64 - excluded_bars).max(0) as f64)
-        .ceil() as usize;
+    let excluded = excluded_grid(u, ev);
+    let frame = Frame::new(u, params, ev.bar0, &excluded);
+    let (est_a, est_b) = frame.est;
+    let span_b = frame.span.1;
     let is_excluded = |i: i64| excluded.iter().any(|&(a, b)| i >= a && i < b);
 
     let mut tokens = Vec::new();
     let mut dropped = Vec::new();
     let mut scratch: Vec<Option<Scratch>> = Vec::with_capacity(u.tokens.len());
     for tok in &u.tokens {
-        let result = study_token(
-            u,
-            tok,
-            params,
-            (est_a, est_b),
-            (span_a, span_b),
-            &excluded,
-            need,
-        );
-        match result {
+        match study_token(u, tok, params, &frame, &excluded) {
             Ok((outcome, fitted)) => {
                 let market = &u.markets[tok.market];
                 let combined: Vec<f64> = (est_a..span_b)
@@ -479,7 +497,10 @@ pub fn study_event(u: &Universe, ev: &EventInput, params: &StudyParams) -> Event
             .map(|s| s.p_positive)
             .sum::<f64>()
             / members.len() as f64;
-        let portfolio_fit = fit(model, cat.sums.range(est_a, est_b, &excluded), need as f64).ok();
+        // The portfolio of exactly the kept tokens: the tokens counted in N.
+        let kept: Vec<usize> = members.iter().map(|(i, _)| *i).collect();
+        let portfolio = u.portfolio(&kept);
+        let portfolio_fit = fit_on(model, &portfolio.sums, &frame, &excluded).ok();
         let span_len = span.len() as usize;
         let caar_path = {
             let mut acc = 0.0;
@@ -517,36 +538,10 @@ pub fn study_event(u: &Universe, ev: &EventInput, params: &StudyParams) -> Event
                 ws.iter().zip(&cars).map(|(w, c)| w * c).sum::<f64>() / total
             });
             let bmp_test = bmp(&scars);
-            let (wa, wb) = (
-                u.idx(ev.bar0 + i64::from(w.start)),
-                u.idx(ev.bar0 + i64::from(w.end)),
-            );
-            let (portfolio_car, portfolio) = match portfolio_fit {
-                Some(f) => {
-                    let mut car = 0.0;
-                    let mut sum_x = 0.0;
-                    let mut complete = true;
-                    for i in wa..wb {
-                        let (y, x) = (
-                            Universe::at(&cat.portfolio, i),
-                            Universe::at(&u.markets[0], i),
-                        );
-                        if !y.is_finite() || !x.is_finite() {
-                            complete = false;
-                            break;
-                        }
-                        car += y - f.expected(model, x);
-                        sum_x += x;
-                    }
-                    if complete {
-                        let var = f.car_variance(model, f64::from(w.len()), sum_x);
-                        (Some(car), single_series(car, var, f.df))
-                    } else {
-                        (None, None)
-                    }
-                }
-                None => (None, None),
-            };
+            let (wa, wb) = frame.window(u, w);
+            let stat = portfolio_fit.and_then(|f| {
+                window_stat(u, model, &f, &portfolio.returns, &u.markets[0], (wa, wb))
+            });
             let rank_range = ((wa - est_a).max(0) as usize)..((wb - est_a).max(0) as usize);
             categories.push(CategoryOutcome {
                 category_id: cat.id,
@@ -562,8 +557,8 @@ pub fn study_event(u: &Universe, ev: &EventInput, params: &StudyParams) -> Event
                     .zip(rbar)
                     .and_then(|(t, r)| kolari_pynnonen(t, n, r)),
                 mean_cross_correlation: rbar,
-                portfolio_car,
-                portfolio,
+                portfolio_car: stat.map(|s| s.abnormal),
+                portfolio: stat.and_then(|s| single_series(s.abnormal, s.sd * s.sd, s.df)),
                 portfolio_sigma: portfolio_fit.map(|f| f.sigma),
                 rank: corrado_rank(&k, rank_range),
                 sign: generalized_sign(cars.iter().filter(|c| **c > 0.0).count(), n, p_hat),
@@ -573,14 +568,12 @@ pub fn study_event(u: &Universe, ev: &EventInput, params: &StudyParams) -> Event
         }
     }
 
-    let market = market_moves(u, ev, params, (est_a, est_b), &excluded, need);
-    let score = score_event(u, ev, params, &tokens, &categories, &market);
+    let market = market_moves(u, params, &frame, &excluded);
     EventOutcome {
         tokens,
         dropped,
         categories,
         market,
-        score,
     }
 }
 
@@ -588,49 +581,24 @@ fn study_token(
     u: &Universe,
     tok: &super::universe::UToken,
     params: &StudyParams,
-    (est_a, est_b): (i64, i64),
-    (span_a, span_b): (i64, i64),
+    frame: &Frame,
     excluded: &[(i64, i64)],
-    need: usize,
 ) -> Result<(TokenOutcome, Fit), DropReason> {
-    if !tok.has_data {
-        return Err(DropReason::NoData);
-    }
+    let fitted = token_fit(u, tok, params, frame, excluded)?;
     let model = params.model;
-    let sums = tok.sums.range(est_a, est_b, excluded);
-    let fitted = fit(model, sums, need as f64).map_err(|e| match e {
-        FitError::TooShort => DropReason::EstimationTooShort {
-            have: sums.n as usize,
-            need,
-        },
-        FitError::ConstantPrices => DropReason::ConstantPrices,
-        FitError::ConstantMarket => DropReason::ConstantMarket,
-    })?;
     let market = &u.markets[tok.market];
     let span = params.event_span();
-    let mut ar_path = Vec::with_capacity((span_b - span_a).max(0) as usize);
-    for i in span_a..span_b {
-        let (y, x) = (Universe::at(&tok.returns, i), Universe::at(market, i));
-        ar_path.push(if y.is_finite() && x.is_finite() {
-            y - fitted.expected(model, x)
-        } else {
-            f64::NAN
-        });
-    }
+    let (span_a, span_b) = frame.span;
+    let ar_path: Vec<f64> = (span_a..span_b)
+        .map(|i| Universe::at(&tok.returns, i) - fitted.expected(model, Universe::at(market, i)))
+        .collect();
     let mut windows = Vec::with_capacity(params.windows.len());
     for &w in &params.windows {
         let a = (w.start - span.start) as usize;
         let b = (w.end - span.start) as usize;
-        if let Some(j) = (a..b).find(|&j| !ar_path[j].is_finite()) {
-            return Err(DropReason::Gap {
-                window: w,
-                bar: span.start + j as i32,
-            });
-        }
         let car: f64 = ar_path[a..b].iter().sum();
-        let bars = (span_a + a as i64)..(span_a + b as i64);
-        let (lo, hi) = (bars.start as usize, bars.end as usize);
-        // In range: the AR path has no gap here, so every bar is on the grid.
+        let (lo, hi) = ((span_a + a as i64) as usize, (span_a + b as i64) as usize);
+        // In range: token_fit checked that every bar of the span is on the grid.
         let (xs, ys) = (&market[lo..hi], &tok.returns[lo..hi]);
         let sum_x: f64 = xs.iter().sum();
         let variance = fitted.car_variance(model, f64::from(w.len()), sum_x);
@@ -658,200 +626,26 @@ fn study_token(
 
 fn market_moves(
     u: &Universe,
-    ev: &EventInput,
     params: &StudyParams,
-    (est_a, est_b): (i64, i64),
+    frame: &Frame,
     excluded: &[(i64, i64)],
-    need: usize,
 ) -> Vec<MarketMove> {
-    let Ok(f) = fit(
-        Model::MeanAdjusted,
-        u.market_sums.range(est_a, est_b, excluded),
-        need as f64,
-    ) else {
+    let Some(f) = market_fit(u, frame, excluded) else {
         return Vec::new();
     };
     params
         .windows
         .iter()
         .filter_map(|&w| {
-            let xs: Vec<f64> = (w.start..w.end)
-                .map(|k| Universe::at(&u.markets[0], u.idx(ev.bar0 + i64::from(k))))
-                .collect();
-            if xs.iter().any(|x| !x.is_finite()) {
-                return None;
-            }
-            let l = f64::from(w.len());
-            let z = (xs.iter().sum::<f64>() - l * f.alpha) / (f.sigma * l.sqrt());
+            let s = market_stat(u, &f, frame.window(u, w))?;
             Some(MarketMove {
                 window: w,
-                market_return: u.kind.compound(xs.into_iter()),
-                z,
-                p: normal_two_sided_p(z),
+                market_return: s.raw,
+                z: s.t,
+                p: normal_two_sided_p(s.t),
             })
         })
         .collect()
-}
-
-/// The impact score. Every event has three kinds of evidence, each reduced to one
-/// p-value: its targets (the categories it is tagged with, by the portfolio test, and
-/// the tokens it names, by their own CAR test; Bonferroni over their number), the market's
-/// own move (z against its volatility), and spillovers (portfolio tests of every other
-/// category with enough tokens; Bonferroni over their number, so looking at two dozen
-/// correlated categories is paid for). The score is the largest of the three as |z|.
-fn score_event(
-    u: &Universe,
-    ev: &EventInput,
-    params: &StudyParams,
-    tokens: &[TokenOutcome],
-    categories: &[CategoryOutcome],
-    market: &[MarketMove],
-) -> Score {
-    let rw = params.ranking_window;
-    let in_rw: Vec<&CategoryOutcome> = categories
-        .iter()
-        .filter(|c| c.window == rw && c.n >= params.min_category_tokens)
-        .collect();
-    let mut components = Vec::new();
-    let mut target_ps = Vec::new();
-    for c in in_rw
-        .iter()
-        .filter(|c| ev.target_categories.contains(&c.category_id))
-    {
-        if let (Some(t), Some(car)) = (c.portfolio, c.portfolio_car) {
-            target_ps.push(t.p);
-            components.push(ScoreComponent {
-                kind: "target-category".into(),
-                category_id: Some(c.category_id),
-                token_id: None,
-                value: car,
-                stat: t.stat,
-                p: t.p,
-            });
-        }
-    }
-    let rw_index = params.windows.iter().position(|w| *w == rw);
-    for t in tokens
-        .iter()
-        .filter(|t| ev.target_tokens.contains(&t.token_id))
-    {
-        let Some(tw) = rw_index.map(|i| t.windows[i]) else {
-            continue;
-        };
-        if let Some(test) = single_series(tw.car, tw.variance, t.fit.df) {
-            target_ps.push(test.p);
-            components.push(ScoreComponent {
-                kind: "target-token".into(),
-                category_id: None,
-                token_id: Some(t.token_id),
-                value: tw.car,
-                stat: test.stat,
-                p: test.p,
-            });
-        }
-    }
-    let bonferroni = |ps: &[f64]| {
-        ps.iter()
-            .copied()
-            .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.min(p))))
-            .map(|p| (p * ps.len() as f64).min(1.0))
-    };
-    let targets_p = bonferroni(&target_ps);
-
-    let market_move = market.iter().find(|m| m.window == rw);
-    if let Some(m) = market_move {
-        components.push(ScoreComponent {
-            kind: "market".into(),
-            category_id: None,
-            token_id: None,
-            value: m.market_return,
-            stat: m.z,
-            p: m.p,
-        });
-    }
-
-    let spill: Vec<&&CategoryOutcome> = in_rw
-        .iter()
-        .filter(|c| !ev.target_categories.contains(&c.category_id) && c.portfolio.is_some())
-        .collect();
-    let spill_ps: Vec<f64> = spill
-        .iter()
-        .filter_map(|c| c.portfolio.map(|t| t.p))
-        .collect();
-    let spillover_p = bonferroni(&spill_ps);
-    if let Some(best) = spill.iter().min_by(|a, b| {
-        a.portfolio
-            .map(|t| t.p)
-            .unwrap_or(1.0)
-            .total_cmp(&b.portfolio.map(|t| t.p).unwrap_or(1.0))
-    }) {
-        if let (Some(t), Some(car)) = (best.portfolio, best.portfolio_car) {
-            components.push(ScoreComponent {
-                kind: "spillover".into(),
-                category_id: Some(best.category_id),
-                token_id: None,
-                value: car,
-                stat: t.stat,
-                p: t.p,
-            });
-        }
-    }
-
-    let candidates = [
-        ("targets", targets_p.map(z_of_two_sided_p)),
-        ("market", market_move.map(|m| m.z.abs())),
-        ("spillover", spillover_p.map(z_of_two_sided_p)),
-    ];
-    let best = candidates
-        .iter()
-        .filter_map(|(k, z)| z.map(|z| (*k, z)))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    let top = best.and_then(|(kind, _)| {
-        let pick = |k: &str| {
-            components
-                .iter()
-                .filter(|c| c.kind.starts_with(k))
-                .min_by(|a, b| a.p.total_cmp(&b.p))
-                .cloned()
-        };
-        match kind {
-            "targets" => pick("target"),
-            "market" => pick("market"),
-            _ => pick("spillover"),
-        }
-    });
-
-    // Naive: the largest |market-adjusted CAAR| of any category, however small.
-    let mut naive: Option<(f64, i32)> = None;
-    if let Some(i) = rw_index {
-        for cat in &u.categories {
-            let cars: Vec<f64> = cat
-                .members
-                .iter()
-                .filter_map(|&m| tokens.iter().find(|t| t.token_id == u.tokens[m].id))
-                .map(|t| t.windows[i].car_market_adjusted)
-                .collect();
-            if cars.is_empty() {
-                continue;
-            }
-            let caar = cars.iter().sum::<f64>() / cars.len() as f64;
-            if naive.is_none_or(|(v, _)| caar.abs() > v) {
-                naive = Some((caar.abs(), cat.id));
-            }
-        }
-    }
-
-    Score {
-        impact: best.map(|(_, z)| z),
-        driver: best.map(|(k, _)| k.to_string()),
-        top,
-        components,
-        targets_p,
-        spillover_p,
-        spillover_tests: spill_ps.len(),
-        naive: naive.map(|(v, _)| v),
-        naive_category: naive.map(|(_, c)| c),
-    }
 }
 
 #[cfg(test)]
@@ -923,6 +717,8 @@ mod tests {
             estimation: Window::new(-4, -1),
             windows: vec![Window::new(0, 2)],
             ranking_window: Window::new(0, 2),
+            score_windows: vec![],
+            pre_window: Window::new(0, 0),
             min_category_tokens: 1,
             min_estimation_share: 1.0,
             ..StudyParams::hourly()
@@ -999,6 +795,8 @@ mod tests {
             estimation: Window::new(-20, -2),
             windows: vec![Window::new(-2, 4)],
             ranking_window: Window::new(-2, 4),
+            score_windows: vec![],
+            pre_window: Window::new(-1, -1),
             ..StudyParams::hourly()
         };
         let ev = EventInput {
@@ -1079,6 +877,8 @@ mod tests {
             estimation: Window::new(-20, -2),
             windows: vec![Window::new(-2, 4)],
             ranking_window: Window::new(-2, 4),
+            score_windows: vec![],
+            pre_window: Window::new(-1, -1),
             ..StudyParams::hourly()
         };
         let out = study_event(

@@ -1,9 +1,15 @@
 //! The event study: load events and prices, build the in-memory universe, study every
 //! event whose inputs changed (the pure `engine`), flag confounders, store the run.
 
+pub mod attribution;
+pub mod calibration;
 pub mod engine;
 pub mod export;
 pub mod model;
+pub mod null;
+pub mod placebo;
+pub mod score;
+pub mod series;
 pub mod significance;
 pub mod stats;
 pub mod store;
@@ -16,8 +22,10 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
+use attribution::Claim;
 use engine::{bar_of, bar_zero, EventInput, EventOutcome};
 pub use engine::{StudyParams, Window};
+use score::{EventScore, ModelCtx, ScoreInput, Scorer, Targets};
 use universe::{TokenInput, Universe, UniverseError};
 
 use crate::prices::BarInterval;
@@ -102,9 +110,14 @@ async fn run_inner(
 ) -> Result<(String, usize, usize), StudyError> {
     let stored = store::stored_events(&mut *tx, run_id).await?;
     if events.is_empty() {
+        store::save_scores(&mut *tx, run_id, None, &[]).await?;
         return Ok((hex::encode(Sha256::digest(b"")), 0, 0));
     }
-    let universe = load_universe(pool, params, events).await?;
+    let Loaded {
+        universe,
+        closes,
+        alternative,
+    } = load_universe(pool, params, events).await?;
     let interval = params.interval;
     let bar0s: Vec<i64> = events
         .iter()
@@ -113,15 +126,82 @@ async fn run_inner(
     let fingerprints: Vec<String> = events
         .iter()
         .zip(&bar0s)
-        .map(|(e, &b)| fingerprint(&universe.1, params, e, b))
+        .map(|(e, &b)| fingerprint(&closes, params, e, b))
         .collect();
     let mut run_fp = Sha256::new();
     for f in &fingerprints {
         run_fp.update(f.as_bytes());
     }
     let run_fp = hex::encode(run_fp.finalize());
-    let (universe, _) = universe;
 
+    // The null: ordinary hours outside every event's span, per model, built once.
+    let started = std::time::Instant::now();
+    let eligible = null::eligible_hours(&universe, params, &bar0s);
+    let hours = null::sample_hours(&eligible, params.null_hours, params.null_seed);
+    let null_primary = null::build(&universe, params, &hours);
+    let null_alternative = alternative.as_ref().map(|u| null::build(u, params, &hours));
+    let mut models = vec![ModelCtx {
+        u: &universe,
+        null: &null_primary,
+    }];
+    if let (Some(u), Some(n)) = (&alternative, &null_alternative) {
+        models.push(ModelCtx { u, null: n });
+    }
+    let scorer = Scorer::new(params, models);
+    tracing::info!(
+        ordinary_hours = hours.len(),
+        eligible = eligible.len(),
+        thin = null_primary.thin.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "null of ordinary hours built"
+    );
+
+    let score_input = |i: usize, excluded: Vec<(i64, i64)>| ScoreInput {
+        bar0: bar0s[i],
+        mid_bar: events[i].event_time.timestamp() % interval.seconds() != 0
+            || events[i].event_time.timestamp_subsec_nanos() > 0,
+        targets: Targets {
+            tokens: events[i].subject_tokens.clone(),
+            categories: events[i].subject_categories.clone(),
+            market_wide: events[i].market_wide,
+            tagged: events[i].tagged,
+        },
+        excluded,
+    };
+    let mut scores: Vec<EventScore> = (0..events.len())
+        .into_par_iter()
+        .map(|i| scorer.score(&score_input(i, Vec::new())))
+        .collect();
+    let impact: HashMap<usize, Option<f64>> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, s.impact))
+        .collect();
+    let confounders = confounders(params, &bar0s, &impact);
+    let span = params.event_span();
+    let excluded_of = |i: usize| -> Vec<(i64, i64)> {
+        if !params.exclude_confounders {
+            return Vec::new();
+        }
+        confounders[i]
+            .1
+            .iter()
+            .map(|&j| {
+                (
+                    bar0s[j] + i64::from(span.start),
+                    bar0s[j] + i64::from(span.end),
+                )
+            })
+            .collect()
+    };
+    if params.exclude_confounders {
+        scores = (0..events.len())
+            .into_par_iter()
+            .map(|i| scorer.score(&score_input(i, excluded_of(i))))
+            .collect();
+    }
+
+    // The tables, for events whose inputs changed.
     let todo: Vec<usize> = (0..events.len())
         .filter(|&i| {
             opts.all
@@ -129,61 +209,17 @@ async fn run_inner(
                 || stored.get(&events[i].id).map(|s| &s.0) != Some(&fingerprints[i])
         })
         .collect();
-    let input = |i: usize, excluded: Vec<(i64, i64)>| EventInput {
-        bar0: bar0s[i],
-        target_categories: events[i].target_categories.clone(),
-        target_tokens: events[i].target_tokens.clone(),
-        excluded,
-    };
-    let mut outcomes: Vec<(usize, EventOutcome)> = todo
+    let outcomes: Vec<(usize, EventOutcome)> = todo
         .par_iter()
         .map(|&i| {
-            (
-                i,
-                engine::study_event(&universe, &input(i, Vec::new()), params),
-            )
+            let input = EventInput {
+                bar0: bar0s[i],
+                excluded: excluded_of(i),
+            };
+            (i, engine::study_event(&universe, &input, params))
         })
         .collect();
-
-    // Scores of every event (fresh or stored) for the confounder rules.
-    let mut scores: HashMap<usize, Option<f64>> = (0..events.len())
-        .map(|i| (i, stored.get(&events[i].id).and_then(|s| s.1)))
-        .collect();
-    for (i, o) in &outcomes {
-        scores.insert(*i, o.score.impact);
-    }
-    let confounders = confounders(params, &bar0s, &scores);
-    if params.exclude_confounders {
-        let span = params.event_span();
-        outcomes = outcomes
-            .into_par_iter()
-            .map(|(i, o)| {
-                let excluded: Vec<(i64, i64)> = confounders[i]
-                    .1
-                    .iter()
-                    .map(|&j| {
-                        (
-                            bar0s[j] + i64::from(span.start),
-                            bar0s[j] + i64::from(span.end),
-                        )
-                    })
-                    .collect();
-                if excluded.is_empty() {
-                    (i, o)
-                } else {
-                    (
-                        i,
-                        engine::study_event(&universe, &input(i, excluded), params),
-                    )
-                }
-            })
-            .collect();
-    }
-
     let computed = outcomes.len();
-    let scored = (0..events.len())
-        .filter(|i| scores.get(i).copied().flatten().is_some())
-        .count();
     let rows: Vec<(i64, String, EventOutcome)> = outcomes
         .into_iter()
         .map(|(i, o)| (events[i].id, fingerprints[i].clone(), o))
@@ -191,6 +227,81 @@ async fn run_inner(
     for batch in rows.chunks(SAVE_BATCH) {
         store::save_batch(&mut *tx, run_id, params, batch).await?;
     }
+
+    // A move shared by several stories is credited to one (attribution.rs).
+    let bar_seconds = interval.seconds();
+    // Every ranked story claims the move behind its score, significant or not: stories
+    // about one thing at one time are grouped whatever the strength of the move.
+    let (claimants, claims): (Vec<usize>, Vec<Claim>) = (0..events.len())
+        .filter(|&i| scores[i].not_ranked.is_none() && scores[i].ln_p.is_some())
+        .filter_map(|i| {
+            let s = &scores[i];
+            let top = s.top_component()?;
+            Some((
+                i,
+                Claim {
+                    reported_at: events[i].event_time.timestamp(),
+                    series: top.series,
+                    direction: if top.primary().abnormal >= 0.0 { 1 } else { -1 },
+                    bars: (
+                        bar0s[i] + i64::from(top.window.start),
+                        bar0s[i] + i64::from(top.window.end),
+                    ),
+                    peak_bar: s.peak_bar.unwrap_or(bar0s[i]),
+                    ln_p: s.ln_p.unwrap_or(0.0),
+                },
+            ))
+        })
+        .unzip();
+    let credits = attribution::attribute(&claims, bar_seconds);
+    let mut credited_to: HashMap<usize, (Option<i64>, usize)> = HashMap::new();
+    for (k, c) in credits.iter().enumerate() {
+        let i = claimants[k];
+        let lead = claimants[c.credited];
+        credited_to.insert(i, ((lead != i).then(|| events[lead].id), c.episode_size));
+    }
+
+    // Benjamini–Hochberg across the ranked events.
+    let ranked: Vec<usize> = (0..events.len())
+        .filter(|&i| scores[i].ln_p.is_some() && scores[i].not_ranked.is_none())
+        .collect();
+    let ps: Vec<f64> = ranked
+        .iter()
+        .map(|&i| scores[i].ln_p.unwrap_or(0.0).exp())
+        .collect();
+    let q: HashMap<usize, f64> = ranked
+        .iter()
+        .copied()
+        .zip(calibration::benjamini_hochberg(&ps))
+        .collect();
+
+    let summary = params.ranking_window;
+    let score_rows: Vec<store::ScoreRow> = (0..events.len())
+        .map(|i| {
+            let frame = series::Frame::new(&universe, params, bar0s[i], &[]);
+            let market = series::market_fit(&universe, &frame, &[]).and_then(|f| {
+                series::market_stat(&universe, &f, frame.window(&universe, summary))
+                    .map(|st| (st.raw, st.t))
+            });
+            let (credited, episode_size) = credited_to.get(&i).copied().unwrap_or((None, 1));
+            store::ScoreRow {
+                event_id: events[i].id,
+                fingerprint: &fingerprints[i],
+                score: &scores[i],
+                market,
+                q_value: q.get(&i).copied(),
+                credited_to: credited,
+                episode_size,
+                move_peak_at: scores[i]
+                    .peak_bar
+                    .and_then(|b| DateTime::from_timestamp(b * bar_seconds, 0)),
+            }
+        })
+        .collect();
+    let alt_label = alternative.as_ref().map(|u| u.proxy.as_str());
+    store::save_scores(&mut *tx, run_id, alt_label, &score_rows).await?;
+    let scored = ranked.len();
+
     let confounder_rows: Vec<(i64, Vec<i64>, Vec<i64>)> = confounders
         .into_iter()
         .enumerate()
@@ -204,6 +315,48 @@ async fn run_inner(
         .collect();
     store::save_confounders(&mut *tx, run_id, &confounder_rows).await?;
     Ok((run_fp, computed, scored))
+}
+
+/// The false-positive rates of the score at ordinary hours (`placebo.rs`), averaged over
+/// `splits` random splits of the ordinary hours: in each, `hours` placebo hours per story
+/// (from a pool a quarter larger, since a story cannot be scored at every hour) judged by
+/// a null of at most `null_hours` of the other ordinary hours. Split k uses seed `seed + k`.
+pub async fn placebo_report(
+    pool: &PgPool,
+    params: &StudyParams,
+    hours: usize,
+    null_hours: usize,
+    splits: usize,
+    seed: u64,
+) -> Result<Vec<placebo::FprRow>, StudyError> {
+    let events = store::load_events(pool).await?;
+    let Loaded {
+        universe,
+        alternative,
+        ..
+    } = load_universe(pool, params, &events).await?;
+    let bar0s: Vec<i64> = events
+        .iter()
+        .map(|e| bar_zero(e.event_time, params.interval))
+        .collect();
+    let eligible = null::eligible_hours(&universe, params, &bar0s);
+    let slugs = store::category_slugs(pool).await?;
+    let slug = |id: i32| slugs.get(&id).cloned().unwrap_or_else(|| id.to_string());
+    let stories = placebo::stories(&universe, params, &slug);
+    let runs: Vec<Vec<placebo::FprRow>> = (0..splits.max(1) as u64)
+        .map(|k| {
+            let (pool_hours, null_set) =
+                placebo::split_hours(&eligible, hours + hours / 4, null_hours, seed + k);
+            let split = placebo::Split {
+                pool: &pool_hours,
+                n_test: hours,
+                null_hours: &null_set,
+                seed: seed + k,
+            };
+            placebo::evaluate(&universe, alternative.as_ref(), params, &split, &stories)
+        })
+        .collect();
+    Ok(placebo::average(&runs))
 }
 
 /// Per event: the events whose event spans overlap its own, and the high-impact events
@@ -264,7 +417,13 @@ fn fingerprint(idx: &CloseIndex, params: &StudyParams, e: &store::EventRow, bar0
     let mut h = Sha256::new();
     h.update(params.key().as_bytes());
     h.update(e.event_time.to_rfc3339().as_bytes());
-    h.update(format!("{:?}{:?}", e.target_categories, e.target_tokens).as_bytes());
+    h.update(
+        format!(
+            "{:?}{:?}{}{}",
+            e.subject_categories, e.subject_tokens, e.market_wide, e.tagged
+        )
+        .as_bytes(),
+    );
     let span = params.event_span();
     let lo = bar0 + i64::from(params.estimation.start.min(span.start)) - 1 - idx.first_bar;
     let hi = bar0 + i64::from(span.end.max(params.estimation.end)) - idx.first_bar;
@@ -278,29 +437,24 @@ fn fingerprint(idx: &CloseIndex, params: &StudyParams, e: &store::EventRow, bar0
     hex::encode(h.finalize())
 }
 
-/// Load the tokens' closes around the events and build the universe.
+/// The universes of a run: the run's market model and the alternative one, over the
+/// whole price history (the null needs ordinary hours from all of it).
+struct Loaded {
+    universe: Universe,
+    closes: CloseIndex,
+    alternative: Option<Universe>,
+}
+
+/// Load every token's closes and build the universes.
 async fn load_universe(
     pool: &PgPool,
     params: &StudyParams,
     events: &[store::EventRow],
-) -> Result<(Universe, CloseIndex), StudyError> {
+) -> Result<Loaded, StudyError> {
     let interval = params.interval;
     let tokens = store::load_tokens(pool).await?;
     let span = params.event_span();
     let step = Duration::seconds(interval.seconds());
-    let first = events
-        .iter()
-        .map(|e| e.event_time)
-        .min()
-        .unwrap_or_default();
-    let last = events
-        .iter()
-        .map(|e| e.event_time)
-        .max()
-        .unwrap_or_default();
-    let from = first + step * (params.estimation.start.min(span.start) - 2);
-    let to = last + step * (span.end + 2);
-
     // Daily studies use stored daily bars, else each UTC day's last hourly close.
     let resample = interval == BarInterval::Day && !store::has_bars(pool, interval).await?;
     let source_interval = if resample {
@@ -308,6 +462,23 @@ async fn load_universe(
     } else {
         interval
     };
+    let Some((first_price, last_price)) = store::bar_span(pool, source_interval).await? else {
+        return Err(StudyError::NoPrices);
+    };
+    let first = events
+        .iter()
+        .map(|e| e.event_time)
+        .min()
+        .unwrap_or(first_price)
+        .min(first_price);
+    let last = events
+        .iter()
+        .map(|e| e.event_time)
+        .max()
+        .unwrap_or(last_price)
+        .max(last_price);
+    let from = first + step * (params.estimation.start.min(span.start).min(0) - 2);
+    let to = last + step * (span.end + 2);
     let bars = store::load_bars(pool, source_interval, from, to + Duration::days(1)).await?;
     if bars.is_empty() {
         return Err(StudyError::NoPrices);
@@ -357,7 +528,7 @@ async fn load_universe(
             (t.id, count, sum)
         })
         .collect();
-    let inputs = tokens
+    let inputs: Vec<TokenInput> = tokens
         .into_iter()
         .zip(closes)
         .zip(caps)
@@ -369,14 +540,27 @@ async fn load_universe(
             caps,
         })
         .collect();
+    let alternative = match params.alternative() {
+        Some(proxy) => {
+            match Universe::build(first_bar, len, inputs.clone(), params.return_kind, proxy) {
+                Ok(u) => Some(u),
+                Err(e) => {
+                    tracing::warn!("no alternative market model ({}): {e}", proxy.as_str());
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let universe = Universe::build(first_bar, len, inputs, params.return_kind, params.proxy)?;
-    Ok((
+    Ok(Loaded {
         universe,
-        CloseIndex {
+        closes: CloseIndex {
             first_bar,
             by_token,
         },
-    ))
+        alternative,
+    })
 }
 
 #[cfg(test)]

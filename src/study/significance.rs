@@ -6,28 +6,14 @@
 //! series) and Kolari–Pynnönen's adjusted BMP; Catalyst ranks on those and shows the
 //! others beside them, labelled naive.
 
-use statrs::distribution::{ContinuousCDF, Normal};
-
 use super::stats::{mean, sample_sd, t_two_sided_p};
+pub use super::stats::{normal_two_sided_p, z_of_two_sided_p};
 
 /// A statistic and its two-sided p-value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Test {
     pub stat: f64,
     pub p: f64,
-}
-
-pub fn normal_two_sided_p(z: f64) -> f64 {
-    let n = Normal::standard();
-    (2.0 * (1.0 - n.cdf(z.abs()))).clamp(0.0, 1.0)
-}
-
-/// The z whose two-sided normal p-value is `p` (for turning corrected p-values into a
-/// score on the z scale).
-pub fn z_of_two_sided_p(p: f64) -> f64 {
-    let n = Normal::standard();
-    let p = p.clamp(1e-300, 1.0);
-    n.inverse_cdf(1.0 - p / 2.0).max(0.0)
 }
 
 fn t_test(stat: f64, df: f64) -> Option<Test> {

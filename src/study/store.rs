@@ -6,15 +6,20 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use super::engine::{EventOutcome, StudyParams};
+use super::score::EventScore;
 use crate::prices::BarInterval;
 
 pub struct EventRow {
     pub id: i64,
     pub event_time: DateTime<Utc>,
-    /// Categories tagged (by keyword or by a non-ambiguous token).
-    pub target_categories: Vec<i32>,
-    /// Tokens tagged without ambiguity.
-    pub target_tokens: Vec<i32>,
+    /// Categories the story is about (subject tags: keyword or a subject token).
+    pub subject_categories: Vec<i32>,
+    /// Tokens the story is about (subject tags without ambiguity).
+    pub subject_tokens: Vec<i32>,
+    /// A subject makes the story about the market as a whole (salience_rules).
+    pub market_wide: bool,
+    /// Any unambiguous tag, subject or mention.
+    pub tagged: bool,
 }
 
 pub struct TokenRow {
@@ -29,9 +34,22 @@ pub async fn load_events(pool: &PgPool) -> Result<Vec<EventRow>, sqlx::Error> {
         EventRow,
         r#"SELECT e.id, e.event_time,
                   COALESCE((SELECT array_agg(DISTINCT g.category_id ORDER BY g.category_id)
-                            FROM event_category_tags g WHERE g.event_id = e.id), '{}') AS "target_categories!",
+                            FROM event_category_tags g
+                            WHERE g.event_id = e.id AND g.salience = 'subject'), '{}') AS "subject_categories!",
                   COALESCE((SELECT array_agg(DISTINCT g.token_id ORDER BY g.token_id)
-                            FROM event_token_tags g WHERE g.event_id = e.id AND NOT g.ambiguous), '{}') AS "target_tokens!"
+                            FROM event_token_tags g
+                            WHERE g.event_id = e.id AND NOT g.ambiguous AND g.salience = 'subject'), '{}') AS "subject_tokens!",
+                  (EXISTS (SELECT 1 FROM event_category_tags g
+                           JOIN categories c ON c.id = g.category_id
+                           JOIN salience_rules r ON r.kind = 'market-wide-category' AND r.pattern = c.slug
+                           WHERE g.event_id = e.id AND g.salience = 'subject')
+                   OR EXISTS (SELECT 1 FROM event_token_tags g
+                              JOIN tokens t ON t.id = g.token_id
+                              JOIN salience_rules r ON r.kind = 'market-token' AND r.pattern = t.symbol
+                              WHERE g.event_id = e.id AND NOT g.ambiguous AND g.salience = 'subject')) AS "market_wide!",
+                  (EXISTS (SELECT 1 FROM event_category_tags g WHERE g.event_id = e.id)
+                   OR EXISTS (SELECT 1 FROM event_token_tags g
+                              WHERE g.event_id = e.id AND NOT g.ambiguous)) AS "tagged!"
            FROM events e ORDER BY e.event_time, e.id"#
     )
     .fetch_all(pool)
@@ -82,6 +100,30 @@ pub async fn load_bars(
     )
     .fetch_all(pool)
     .await
+}
+
+/// Category slugs by id.
+pub async fn category_slugs(pool: &PgPool) -> Result<HashMap<i32, String>, sqlx::Error> {
+    Ok(sqlx::query!("SELECT id, slug FROM categories")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.slug))
+        .collect())
+}
+
+/// First and last bar of `interval` stored (any token).
+pub async fn bar_span(
+    pool: &PgPool,
+    interval: BarInterval,
+) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
+    let r = sqlx::query!(
+        "SELECT min(open_time) AS first, max(open_time) AS last FROM price_bars WHERE interval = $1",
+        interval.as_str()
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(r.first.zip(r.last))
 }
 
 pub async fn has_bars(pool: &PgPool, interval: BarInterval) -> Result<bool, sqlx::Error> {
@@ -194,8 +236,7 @@ pub async fn save_batch(
     let mut dropped = CopyRows::default();
     let mut cat = CopyRows::default();
     let mut market = CopyRows::default();
-    let mut score = CopyRows::default();
-    for (event_id, fingerprint, o) in batch {
+    for (event_id, _fingerprint, o) in batch {
         for t in &o.tokens {
             est.row(&[
                 run_id.into(),
@@ -295,31 +336,6 @@ pub async fn save_batch(
                 m.p.into(),
             ]);
         }
-        let s = &o.score;
-        let top = s.top.as_ref();
-        let rw = o.market.iter().find(|m| m.window == params.ranking_window);
-        let components = serde_json::to_string(&s.components).unwrap_or_else(|_| "[]".into());
-        score.row(&[
-            run_id.into(),
-            (*event_id).into(),
-            s.impact.into(),
-            s.driver.as_deref().map(Cell::Text).unwrap_or(Cell::Null),
-            top.map(|t| Cell::Text(&t.kind)).unwrap_or(Cell::Null),
-            top.and_then(|t| t.category_id).into(),
-            top.and_then(|t| t.token_id).into(),
-            top.map(|t| t.value).into(),
-            top.map(|t| t.stat).into(),
-            top.map(|t| t.p).into(),
-            s.targets_p.into(),
-            s.spillover_p.into(),
-            (s.spillover_tests as i64).into(),
-            Cell::Text(&components),
-            s.naive.into(),
-            s.naive_category.into(),
-            rw.map(|m| m.market_return).into(),
-            rw.map(|m| m.z).into(),
-            Cell::Text(fingerprint),
-        ]);
     }
 
     delete_events(&mut *conn, run_id, &ids).await?;
@@ -330,7 +346,6 @@ pub async fn save_batch(
         ("study_dropped_tokens (run_id, event_id, token_id, reason)", dropped),
         ("study_category_results (run_id, event_id, category_id, window_start, window_end, n_tokens, caar, caar_value_weighted, cross_sd, t_stat, p_value, patell_z, patell_p, bmp_t, bmp_p, kp_t, kp_p, mean_cross_correlation, portfolio_car, portfolio_t, portfolio_p, portfolio_sigma, rank_z, rank_p, sign_z, sign_p, n_positive, caar_path)", cat),
         ("study_market_moves (run_id, event_id, window_start, window_end, market_return, z, p_value)", market),
-        ("study_event_scores (run_id, event_id, impact_score, driver, top_kind, top_category_id, top_token_id, top_value, top_stat, top_p, targets_p, spillover_p, spillover_tests, components, naive_score, naive_category_id, market_return, market_z, input_fingerprint)", score),
     ] {
         if rows.buf.is_empty() {
             continue;
@@ -344,9 +359,119 @@ pub async fn save_batch(
     Ok(())
 }
 
+/// One event's score row.
+pub struct ScoreRow<'a> {
+    pub event_id: i64,
+    pub fingerprint: &'a str,
+    pub score: &'a EventScore,
+    /// The market proxy's return and z over the summary window.
+    pub market: Option<(f64, f64)>,
+    pub q_value: Option<f64>,
+    pub credited_to: Option<i64>,
+    pub episode_size: usize,
+    pub move_peak_at: Option<DateTime<Utc>>,
+}
+
+/// Replace every score row of the run: scores depend on every event (attribution,
+/// q-values) and on the null of ordinary hours, so they are all rewritten on each run.
+pub async fn save_scores(
+    conn: &mut PgConnection,
+    run_id: i64,
+    alternative_proxy: Option<&str>,
+    rows: &[ScoreRow<'_>],
+) -> Result<(), sqlx::Error> {
+    use super::series::Series;
+    let mut out = CopyRows::default();
+    for r in rows {
+        let s = r.score;
+        let top = s.top_component();
+        let (kind, category, token) = match top.map(|c| c.series) {
+            Some(Series::Market) => (Some("market"), None, None),
+            Some(Series::Category { category_id }) => {
+                (Some("target-category"), Some(category_id), None)
+            }
+            Some(Series::Token { token_id }) => (Some("target-token"), None, Some(token_id)),
+            None => (None, None, None),
+        };
+        let e = top.map(|c| c.primary());
+        let components = serde_json::to_string(&s.components).unwrap_or_else(|_| "[]".into());
+        let peak = r.move_peak_at.map(|t| t.to_rfc3339());
+        let p = |ln: Option<f64>| ln.map(|v| v.exp().clamp(0.0, 1.0));
+        out.row(&[
+            run_id.into(),
+            r.event_id.into(),
+            s.impact.into(),
+            s.driver.as_deref().map(Cell::Text).unwrap_or(Cell::Null),
+            kind.map(Cell::Text).unwrap_or(Cell::Null),
+            category.into(),
+            token.into(),
+            e.map(|e| e.abnormal).into(),
+            e.map(|e| e.t).filter(|t| t.is_finite()).into(),
+            p(e.map(|e| e.ln_p_t)).into(),
+            Cell::Text(&components),
+            r.market.map(|m| m.0).into(),
+            r.market.map(|m| m.1).filter(|z| z.is_finite()).into(),
+            Cell::Text(r.fingerprint),
+            s.not_ranked
+                .as_deref()
+                .map(Cell::Text)
+                .unwrap_or(Cell::Null),
+            p(s.ln_p).into(),
+            s.ln_p.map(|v| v.min(0.0)).into(),
+            p(s.ln_p_primary).into(),
+            p(s.ln_p_alternative).into(),
+            alternative_proxy
+                .filter(|_| s.ln_p_alternative.is_some())
+                .map(Cell::Text)
+                .unwrap_or(Cell::Null),
+            Cell::Bool(s.model_dependent),
+            Cell::Bool(s.calibrated),
+            s.k_eff.into(),
+            (s.null_hours as i64).into(),
+            s.stronger_than.into(),
+            r.q_value.into(),
+            s.top.map(|i| i as i64 + 1).into(),
+            top.map(|c| c.window.start).into(),
+            top.map(|c| c.window.end).into(),
+            top.map(|c| Cell::Bool(c.pre_report)).unwrap_or(Cell::Null),
+            p(e.and_then(|e| e.ln_p_calibrated)).into(),
+            e.and_then(|e| e.stronger_than).into(),
+            top.and_then(|c| c.mde).into(),
+            s.publication_bar.map(|b| b.abnormal).into(),
+            s.publication_bar.map(|b| b.raw).into(),
+            peak.as_deref().map(Cell::Text).unwrap_or(Cell::Null),
+            r.credited_to.into(),
+            (r.episode_size as i64).into(),
+        ]);
+    }
+    sqlx::query!("DELETE FROM study_event_scores WHERE run_id = $1", run_id)
+        .execute(&mut *conn)
+        .await?;
+    if out.buf.is_empty() {
+        return Ok(());
+    }
+    // The column list is a constant; the data goes through COPY's text format.
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY study_event_scores (run_id, event_id, impact_score, driver, top_kind, \
+             top_category_id, top_token_id, top_value, top_stat, top_p, components, \
+             market_return, market_z, input_fingerprint, not_ranked_reason, p_value, ln_p, \
+             p_primary, p_alternative, alternative_proxy, model_dependent, calibrated, k_eff, \
+             null_hours, stronger_than, q_value, top_component, top_window_start, \
+             top_window_end, top_pre_report, top_p_calibrated, top_stronger_than, top_mde, \
+             publication_bar_abnormal, publication_bar_return, move_peak_at, credited_to, \
+             episode_size) FROM STDIN",
+        )
+        .await?;
+    copy.send(out.buf.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
 /// One value in COPY's text format.
 enum Cell<'a> {
     Null,
+    Bool(bool),
     Int(i64),
     Float(f64),
     Text(&'a str),
@@ -389,6 +514,7 @@ impl CopyRows {
             }
             match c {
                 Cell::Null => self.buf.push_str("\\N"),
+                Cell::Bool(b) => self.buf.push_str(if *b { "t" } else { "f" }),
                 Cell::Int(v) => {
                     let _ = write!(self.buf, "{v}");
                 }
@@ -460,11 +586,6 @@ async fn delete_events(
         ),
         sqlx::query!(
             "DELETE FROM study_market_moves WHERE run_id = $1 AND event_id = ANY($2)",
-            run_id,
-            ids
-        ),
-        sqlx::query!(
-            "DELETE FROM study_event_scores WHERE run_id = $1 AND event_id = ANY($2)",
             run_id,
             ids
         ),

@@ -146,7 +146,15 @@ pub struct Universe {
     pub markets: Vec<Vec<f64>>,
     /// Prefix sums of the proxy against itself (for the market's own volatility).
     pub market_sums: PairSums,
+    /// Category portfolios of the token sets events and ordinary hours keep (see
+    /// `Universe::portfolio`), keyed by member indices.
+    pub portfolios: PortfolioCache,
 }
+
+/// Portfolios by member set, shared across threads.
+pub type PortfolioCache = std::sync::RwLock<
+    std::collections::HashMap<Vec<usize>, std::sync::Arc<super::series::Portfolio>>,
+>;
 
 fn returns_of(closes: &[f64], kind: ReturnKind) -> Vec<f64> {
     let mut r = vec![f64::NAN; closes.len()];
@@ -159,7 +167,7 @@ fn returns_of(closes: &[f64], kind: ReturnKind) -> Vec<f64> {
     r
 }
 
-fn mean_across(series: &[&[f64]], len: usize) -> Vec<f64> {
+pub(crate) fn mean_across(series: &[&[f64]], len: usize) -> Vec<f64> {
     (0..len)
         .map(|t| {
             let (s, n) = series.iter().fold((0.0, 0.0), |(s, n), r| {
@@ -286,6 +294,7 @@ impl Universe {
             categories,
             markets,
             market_sums,
+            portfolios: Default::default(),
         })
     }
 

@@ -50,6 +50,33 @@ pub struct TaggingRules {
     /// match counts only when the text also names the token.
     #[serde(default)]
     pub collisions: BTreeMap<String, String>,
+    /// What makes a tag a subject of the story or a passing mention, and which subjects
+    /// make a story about the market as a whole.
+    #[serde(default)]
+    pub salience: SalienceRules,
+}
+
+/// Salience rules (`[salience]` in config/tagging.toml). Every list is matched as whole
+/// words, in any case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct SalienceRules {
+    /// Words of a headline that make it a piece about something else (court, crime,
+    /// human interest, lifestyle, politicians' finances): every tag is a mention.
+    #[serde(default)]
+    pub off_market: Vec<String>,
+    /// Words of a roundup or digest headline: every tag is one item among others.
+    #[serde(default)]
+    pub roundup: Vec<String>,
+    /// Suffixes that make a name a modifier ("Bitcoin-inspired", "bitcoin-backed").
+    #[serde(default)]
+    pub modifier_suffixes: Vec<String>,
+    /// Category slugs whose stories are about the market as a whole (macro, regulation,
+    /// ETFs, ...): the market's own move counts for them.
+    #[serde(default)]
+    pub market_wide_categories: Vec<String>,
+    /// Tokens whose stories are about the market as a whole when they are the subject.
+    #[serde(default)]
+    pub market_tokens: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

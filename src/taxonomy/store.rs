@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use sqlx::PgPool;
 
-use super::{category_name, TaggingRules, TokenDef, EXCLUDED_CATEGORIES};
+use super::{category_name, SalienceRules, TaggingRules, TokenDef, EXCLUDED_CATEGORIES};
 
 /// A token with everything tagging needs.
 #[derive(Debug, Clone)]
@@ -150,7 +150,62 @@ pub async fn save(
     .execute(&mut *tx)
     .await?;
 
+    sqlx::query!("DELETE FROM salience_rules")
+        .execute(&mut *tx)
+        .await?;
+    let (kinds, patterns): (Vec<String>, Vec<String>) = salience_rows(&rules.salience)
+        .into_iter()
+        .map(|(k, p)| (k.to_string(), p))
+        .unzip();
+    sqlx::query!(
+        r#"INSERT INTO salience_rules (kind, pattern)
+           SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING"#,
+        &kinds,
+        &patterns
+    )
+    .execute(&mut *tx)
+    .await?;
+
     tx.commit().await
+}
+
+/// The salience rules as (kind, pattern) rows of `salience_rules`.
+fn salience_rows(s: &SalienceRules) -> Vec<(&'static str, String)> {
+    let lists: [(&'static str, &Vec<String>); 5] = [
+        ("off-market", &s.off_market),
+        ("roundup", &s.roundup),
+        ("modifier-suffix", &s.modifier_suffixes),
+        ("market-wide-category", &s.market_wide_categories),
+        ("market-token", &s.market_tokens),
+    ];
+    lists
+        .into_iter()
+        .flat_map(|(k, v)| {
+            v.iter()
+                .filter(|p| !p.is_empty())
+                .map(move |p| (k, p.clone()))
+        })
+        .collect()
+}
+
+/// Store `rules` as the salience rules unless some are stored: a database tagged before
+/// salience existed (migration 0011) gets the built-in rules on its next start.
+pub async fn ensure_salience(pool: &PgPool, rules: &SalienceRules) -> Result<bool, sqlx::Error> {
+    let (kinds, patterns): (Vec<String>, Vec<String>) = salience_rows(rules)
+        .into_iter()
+        .map(|(k, p)| (k.to_string(), p))
+        .unzip();
+    let inserted = sqlx::query!(
+        r#"INSERT INTO salience_rules (kind, pattern)
+           SELECT * FROM UNNEST($1::text[], $2::text[])
+           WHERE NOT EXISTS (SELECT 1 FROM salience_rules)
+           ON CONFLICT DO NOTHING"#,
+        &kinds,
+        &patterns
+    )
+    .execute(pool)
+    .await?;
+    Ok(inserted.rows_affected() > 0)
 }
 
 /// Whether any token is stored yet.
@@ -211,5 +266,20 @@ pub async fn load_rules(pool: &PgPool) -> Result<TaggingRules, sqlx::Error> {
             .into_iter()
             .map(|r| (r.pattern, r.note))
             .collect();
+    for r in sqlx::query!("SELECT kind, pattern FROM salience_rules ORDER BY kind, pattern")
+        .fetch_all(pool)
+        .await?
+    {
+        let s = &mut rules.salience;
+        let list = match r.kind.as_str() {
+            "off-market" => &mut s.off_market,
+            "roundup" => &mut s.roundup,
+            "modifier-suffix" => &mut s.modifier_suffixes,
+            "market-wide-category" => &mut s.market_wide_categories,
+            "market-token" => &mut s.market_tokens,
+            _ => continue,
+        };
+        list.push(r.pattern);
+    }
     Ok(rules)
 }

@@ -101,6 +101,35 @@ async fn events(
     }))
 }
 
+/// The CSV export's columns: the `ListItem` fields of the API, named alike.
+pub const CSV_COLUMNS: [&str; 25] = [
+    "id",
+    "event_time",
+    "headline",
+    "source",
+    "articles",
+    "impact_score",
+    "p_value",
+    "q_value",
+    "significant",
+    "model_dependent",
+    "not_ranked_reason",
+    "driver",
+    "top_kind",
+    "top_category",
+    "top_token",
+    "top_window_start",
+    "top_window_end",
+    "top_pre_report",
+    "top_move",
+    "top_p_t",
+    "top_p_calibrated",
+    "market_return",
+    "market_z",
+    "credited_to",
+    "episode_size",
+];
+
 /// The list view as CSV, one row per event, same filters and page.
 #[utoipa::path(get, path = "/events.csv", params(ListQuery),
     responses((status = 200, description = "CSV, one row per event", content_type = "text/csv")))]
@@ -111,25 +140,9 @@ async fn events_csv(
     let r = fetch_list(&state.pool, &query).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| WebError::BadRequest(format!("CSV export failed: {e}"));
-    w.write_record([
-        "id",
-        "event_time",
-        "headline",
-        "source",
-        "articles",
-        "impact_score",
-        "driver",
-        "top_kind",
-        "top_category",
-        "top_token",
-        "top_move",
-        "market_return",
-        "market_z",
-        "naive_score",
-        "naive_category",
-    ])
-    .map_err(io)?;
+    w.write_record(CSV_COLUMNS).map_err(io)?;
     let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let opt_i = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
     for e in &r.items {
         w.write_record([
             e.id.to_string(),
@@ -138,15 +151,25 @@ async fn events_csv(
             e.source.clone().unwrap_or_default(),
             e.articles.to_string(),
             opt(e.impact_score),
+            opt(e.p_value),
+            opt(e.q_value),
+            e.significant.to_string(),
+            e.model_dependent.to_string(),
+            e.not_ranked_reason.clone().unwrap_or_default(),
             e.driver.clone().unwrap_or_default(),
             e.top_kind.clone().unwrap_or_default(),
             e.top_category.clone().unwrap_or_default(),
             e.top_token.clone().unwrap_or_default(),
+            opt_i(e.top_window_start.map(i64::from)),
+            opt_i(e.top_window_end.map(i64::from)),
+            e.top_pre_report.map(|b| b.to_string()).unwrap_or_default(),
             opt(e.top_move),
+            opt(e.top_p_t),
+            opt(e.top_p_calibrated),
             opt(e.market_return),
             opt(e.market_z),
-            opt(e.naive_score),
-            e.naive_category.clone().unwrap_or_default(),
+            opt_i(e.credited_to),
+            e.episode_size.to_string(),
         ])
         .map_err(io)?;
     }

@@ -11,9 +11,11 @@ use sqlx::PgPool;
 
 use super::chart;
 use super::error::WebError;
-use super::format::{num, p_value, pct, sign_class, utc};
+use super::evidence::{self, EvidenceRow, Names, ScoreFacts, Verdict};
+use super::format::{num, p_value, pct, sign_class, utc, window_words};
 use super::AppState;
-use crate::study::engine::{ScoreComponent, Window};
+use crate::study::engine::Window;
+use crate::study::score::Component;
 use crate::study::StudyParams;
 
 /// At most this many events on the ranked page.
@@ -23,6 +25,23 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(list))
         .route("/events/{id}", get(show))
+        .route("/about", get(about))
+}
+
+#[derive(Template)]
+#[template(path = "about.html")]
+pub struct AboutPage {
+    pub title: String,
+}
+
+/// What every figure means (the glossary the pages link to).
+async fn about() -> Result<Html<String>, WebError> {
+    Ok(Html(
+        AboutPage {
+            title: "How to read Catalyst".into(),
+        }
+        .render()?,
+    ))
 }
 
 /// The run pages show: the default parameters' run if complete, else the latest complete.
@@ -40,9 +59,6 @@ pub async fn current_run(pool: &PgPool) -> Result<Option<(i64, StudyParams)>, sq
 
 pub struct ListRow {
     pub id: i64,
-    /// The strongest spillover when notable (p < 0.05 before correction) and not already
-    /// the score's driver.
-    pub spillover: Option<String>,
     pub time: String,
     pub ago: String,
     pub sources: i64,
@@ -52,15 +68,21 @@ pub struct ListRow {
     pub source: String,
     pub articles: i64,
     pub score: String,
-    pub driver: String,
-    pub top_label: String,
+    pub significant: bool,
+    pub q_value: String,
+    pub model_dependent: bool,
+    /// What the evidence is: "ADA, the first hour".
+    pub evidence: String,
     pub top_move: String,
     pub top_class: &'static str,
     pub market: String,
     pub market_class: &'static str,
-    pub market_z: String,
-    pub naive: String,
-    pub naive_category: String,
+    /// Why the story is not ranked.
+    pub not_ranked: Option<String>,
+    /// The story credited with the same move: (id, headline).
+    pub same_move_as: Option<(i64, String)>,
+    /// Other stories on this story's move.
+    pub same_move_others: i64,
 }
 
 /// The list's query string, as typed: parsed in [`ListFilter::parse`] so that a bad value
@@ -80,7 +102,7 @@ pub struct ListQuery {
     pub to: Option<String>,
     /// Minimum impact score (|z|).
     pub min_score: Option<String>,
-    /// "1": only events with a score of at least 1.96.
+    /// "1": only significant events: corrected calibrated p below 0.05 (score ≥ 1.96).
     pub significant: Option<String>,
     /// impact (default), time (newest first), or caar (needs sort_category).
     pub sort: Option<String>,
@@ -101,10 +123,8 @@ pub struct ListQuery {
 /// Events per page, by default and at most.
 pub const PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
-/// A spillover is shown in the list when its uncorrected p is below this.
-pub const NOTABLE_P: f64 = 0.05;
-/// |z| at or above which an event counts as significant (two-sided 5%).
-pub const SIGNIFICANT_Z: f64 = 1.96;
+/// An event is significant when its corrected calibrated p is below this (score ≥ 1.96).
+pub const SIGNIFICANT_P: f64 = 0.05;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListFilter {
@@ -301,16 +321,8 @@ pub fn ago(t: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>)
     }
 }
 
-fn driver_label(driver: Option<&str>) -> String {
-    match driver {
-        Some("targets") => "news targets".into(),
-        Some("market") => "whole market".into(),
-        Some("spillover") => "spillover".into(),
-        _ => "–".into(),
-    }
-}
-
-/// One event of the list, for the page, the API and the CSV export.
+/// One event of the list, for the page, the API and the CSV export. Every number has one
+/// name here and the same name in the CSV columns and the `event_impact` view.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ListItem {
     pub id: i64,
@@ -320,23 +332,43 @@ pub struct ListItem {
     pub articles: i64,
     /// Distinct sources among the articles.
     pub sources: i64,
-    /// |z| of the strongest evidence (see README "Impact score"); null before a study.
+    /// The corrected calibrated p as |z| (README "Impact score"); null when not ranked.
     pub impact_score: Option<f64>,
-    /// targets, market or spillover.
+    /// Corrected calibrated p: the share of ordinary hours with evidence at least this
+    /// strong over the same components and both market models.
+    pub p_value: Option<f64>,
+    /// Benjamini–Hochberg q-value across the run's ranked events.
+    pub q_value: Option<f64>,
+    /// p_value below 0.05.
+    pub significant: bool,
+    /// Significant (or its strongest piece of evidence) under the run's model only.
+    pub model_dependent: bool,
+    /// Why the story is not ranked; null when ranked.
+    pub not_ranked_reason: Option<String>,
+    /// targets or market.
     pub driver: Option<String>,
-    /// target-category, target-token, market or spillover.
+    /// target-category, target-token or market.
     pub top_kind: Option<String>,
     pub top_category: Option<String>,
     pub top_token: Option<String>,
-    /// The move behind the score (fraction: -0.05 = -5%).
+    /// The window carrying the evidence, in bars from bar 0: [start, end).
+    pub top_window_start: Option<i32>,
+    pub top_window_end: Option<i32>,
+    /// The evidence is the move before the first report.
+    pub top_pre_report: Option<bool>,
+    /// The abnormal move behind the score over that window (fraction: -0.05 = -5%).
     pub top_move: Option<f64>,
+    /// Its t-based two-sided p, before correction.
+    pub top_p_t: Option<f64>,
+    /// Its calibrated p (share of ordinary hours at least as strong), before correction.
+    pub top_p_calibrated: Option<f64>,
+    /// The market proxy's return over the summary window ([-24h, +24h]).
     pub market_return: Option<f64>,
     pub market_z: Option<f64>,
-    pub naive_score: Option<f64>,
-    pub naive_category: Option<String>,
-    /// The strongest spillover (a category the news does not name): category, move, p.
-    #[schema(value_type = Option<Object>)]
-    pub spillover: Option<serde_json::Value>,
+    /// Another event credited with the same move: this one is "same move".
+    pub credited_to: Option<i64>,
+    /// Significant or not, the stories that claim this event's move (1: alone).
+    pub episode_size: i32,
     /// With `sort=caar`: the chosen category's CAAR in the chosen window.
     pub category_caar: Option<f64>,
     /// Cumulative abnormal return per bar of the score's category or token, over the
@@ -344,6 +376,10 @@ pub struct ListItem {
     pub target_path: Option<Vec<f64>>,
     #[serde(skip)]
     pub sort_key: f64,
+    #[serde(skip)]
+    pub credited_headline: Option<String>,
+    #[serde(skip)]
+    pub same_move_others: i64,
 }
 
 /// A page of the list, and the cursor of the next page.
@@ -373,11 +409,9 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
     }
     let run = current_run(pool).await?;
     let run_id = run.as_ref().map(|r| r.0);
-    let min_score = match (filter.min_score, filter.significant) {
-        (Some(m), true) => Some(m.max(SIGNIFICANT_Z)),
-        (m, true) => m.or(Some(SIGNIFICANT_Z)),
-        (m, false) => m,
-    };
+    let min_score = filter.min_score;
+    // "Significant" is the corrected calibrated p below 5% (the score's own definition).
+    let max_p = filter.significant.then_some(SIGNIFICANT_P);
     let page_size = filter.per_page.unwrap_or(PAGE_SIZE);
     let to_exclusive = filter.to.map(|d| d + chrono::Days::new(1));
     let day_start = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
@@ -404,6 +438,7 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
               WHERE $9::text = 'impact' AND sc.run_id = $1
                 AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $17, $18)
                 AND ($7::float8 IS NULL OR sc.impact_score >= $7)
+                AND ($19::float8 IS NULL OR sc.p_value < $19)
                 AND ($8::float8 IS NULL OR (sc.rank_key, sc.event_id) < ($8, $10))
               ORDER BY sc.rank_key DESC, sc.event_id DESC
               LIMIT $11)
@@ -412,9 +447,11 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
               FROM events e
               WHERE $9::text = 'time'
                 AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $17, $18)
-                AND ($7::float8 IS NULL OR EXISTS (
+                AND (($7::float8 IS NULL AND $19::float8 IS NULL) OR EXISTS (
                       SELECT 1 FROM study_event_scores sc
-                      WHERE sc.run_id = $1 AND sc.event_id = e.id AND sc.impact_score >= $7))
+                      WHERE sc.run_id = $1 AND sc.event_id = e.id
+                        AND ($7::float8 IS NULL OR sc.impact_score >= $7)
+                        AND ($19::float8 IS NULL OR sc.p_value < $19)))
                 -- The cursor's time is read back from its event: exact, unlike a float.
                 AND ($8::float8 IS NULL OR (e.event_time, e.id) <
                      ((SELECT x.event_time FROM events x WHERE x.id = $10), $10))
@@ -427,9 +464,11 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
                 AND cr.category_id = (SELECT id FROM categories WHERE slug = $16)
                 AND cr.window_start = $12 AND cr.window_end = $13
                 AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $17, $18)
-                AND ($7::float8 IS NULL OR EXISTS (
+                AND (($7::float8 IS NULL AND $19::float8 IS NULL) OR EXISTS (
                       SELECT 1 FROM study_event_scores sc
-                      WHERE sc.run_id = $1 AND sc.event_id = cr.event_id AND sc.impact_score >= $7))
+                      WHERE sc.run_id = $1 AND sc.event_id = cr.event_id
+                        AND ($7::float8 IS NULL OR sc.impact_score >= $7)
+                        AND ($19::float8 IS NULL OR sc.p_value < $19)))
                 AND ($8::float8 IS NULL OR (abs(cr.caar), cr.event_id) < ($8, $10))
               ORDER BY abs(cr.caar) DESC, cr.event_id DESC
               LIMIT $11)
@@ -444,12 +483,15 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
                   sc.top_kind AS "top_kind?", sc.top_value AS "top_value?",
                   c.name AS "top_category?", t.symbol AS "top_token?",
                   sc.market_return AS "market_return?", sc.market_z AS "market_z?",
-                  sc.naive_score AS "naive_score?", nc.name AS "naive_category?",
-                  (SELECT jsonb_build_object('category', sp.name, 'move', (x->>'value')::float8,
-                                             'p', (x->>'p')::float8)
-                   FROM jsonb_array_elements(sc.components) x
-                   JOIN categories sp ON sp.id = (x->>'category_id')::int
-                   WHERE x->>'kind' = 'spillover' LIMIT 1) AS "spillover?",
+                  sc.p_value AS "p_value?", sc.q_value AS "q_value?",
+                  sc.model_dependent AS "model_dependent?", sc.not_ranked_reason AS "not_ranked_reason?",
+                  sc.top_window_start AS "top_window_start?", sc.top_window_end AS "top_window_end?",
+                  sc.top_pre_report AS "top_pre_report?", sc.top_p AS "top_p?",
+                  sc.top_p_calibrated AS "top_p_calibrated?", sc.credited_to AS "credited_to?",
+                  sc.episode_size AS "episode_size?",
+                  (SELECT x.headline FROM events x WHERE x.id = sc.credited_to) AS "credited_headline?",
+                  (SELECT count(*) FROM study_event_scores o
+                   WHERE o.run_id = $1 AND o.credited_to = p.id) AS "same_move_others!",
                   COALESCE(
                     (SELECT r.caar_path FROM study_category_results r
                      WHERE r.run_id = $1 AND r.event_id = p.id AND r.category_id = sc.top_category_id
@@ -463,7 +505,6 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
            LEFT JOIN study_event_scores sc ON sc.run_id = $1 AND sc.event_id = p.id
            LEFT JOIN categories c ON c.id = sc.top_category_id
            LEFT JOIN tokens t ON t.id = sc.top_token_id
-           LEFT JOIN categories nc ON nc.id = sc.naive_category_id
            ORDER BY p.sort_key DESC, p.id DESC"#,
         run_id,
         filter.q,
@@ -482,7 +523,8 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
         rw.end,
         filter.sort_category,
         filter.kind,
-        filter.source
+        filter.source,
+        max_p
     )
     .fetch_all(pool)
     .await?;
@@ -507,10 +549,21 @@ pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, 
             top_move: r.top_value,
             market_return: r.market_return,
             market_z: r.market_z,
-            naive_score: r.naive_score,
-            naive_category: r.naive_category,
+            p_value: r.p_value,
+            q_value: r.q_value,
+            significant: r.p_value.is_some_and(|p| p < SIGNIFICANT_P),
+            model_dependent: r.model_dependent.unwrap_or(false),
+            not_ranked_reason: r.not_ranked_reason,
+            top_window_start: r.top_window_start,
+            top_window_end: r.top_window_end,
+            top_pre_report: r.top_pre_report,
+            top_p_t: r.top_p,
+            top_p_calibrated: r.top_p_calibrated,
+            credited_to: r.credited_to,
+            episode_size: r.episode_size.unwrap_or(1),
+            credited_headline: r.credited_headline,
+            same_move_others: r.same_move_others,
             category_caar: r.sort_caar,
-            spillover: r.spillover,
             target_path: r.path.map(|p| {
                 if r.path_is_ar {
                     p.iter()
@@ -567,25 +620,32 @@ async fn list(
         let sep = if qs.is_empty() { "" } else { "&" };
         format!("/?{qs}{sep}after={after}")
     });
+    let interval = run
+        .as_ref()
+        .map(|r| r.1.interval)
+        .unwrap_or(crate::prices::BarInterval::Hour);
     let rows = items
         .into_iter()
         .map(|r| {
-            let top_label = match r.top_kind.as_deref() {
+            let what = match r.top_kind.as_deref() {
                 Some("market") => format!("market ({proxy})"),
                 Some("target-token") => r.top_token.clone().unwrap_or_default(),
                 Some(_) => r.top_category.clone().unwrap_or_default(),
-                None => "–".into(),
+                None => String::new(),
             };
-            let spillover = r.spillover.as_ref().and_then(|s| {
-                let p = s.get("p")?.as_f64()?;
-                let category = s.get("category")?.as_str()?;
-                let moved = s.get("move")?.as_f64();
-                (p < NOTABLE_P && r.top_kind.as_deref() != Some("spillover"))
-                    .then(|| format!("{category} {}", pct(moved)))
-            });
+            let evidence = match (r.top_window_start, r.top_window_end) {
+                (Some(a), Some(b)) if !what.is_empty() => format!(
+                    "{what}, {}",
+                    window_words(
+                        Window::new(a, b),
+                        r.top_pre_report.unwrap_or(false),
+                        interval
+                    )
+                ),
+                _ => what,
+            };
             ListRow {
                 id: r.id,
-                spillover,
                 time: utc(r.event_time),
                 ago: ago(r.event_time, chrono::Utc::now()),
                 sources: r.sources,
@@ -599,15 +659,17 @@ async fn list(
                 source: r.source.unwrap_or_default(),
                 articles: r.articles,
                 score: num(r.impact_score),
-                driver: driver_label(r.driver.as_deref()),
-                top_label,
+                significant: r.significant,
+                q_value: p_value(r.q_value),
+                model_dependent: r.model_dependent,
+                evidence,
                 top_move: pct(r.top_move),
                 top_class: sign_class(r.top_move),
                 market: pct(r.market_return),
                 market_class: sign_class(r.market_return),
-                market_z: num(r.market_z),
-                naive: pct(r.naive_score).trim_start_matches('+').to_string(),
-                naive_category: r.naive_category.unwrap_or_else(|| "–".into()),
+                not_ranked: r.not_ranked_reason,
+                same_move_as: r.credited_to.zip(r.credited_headline),
+                same_move_others: r.same_move_others,
             }
         })
         .collect();
@@ -680,6 +742,9 @@ pub struct WhyTagView {
     pub rule: String,
     pub ambiguous: bool,
     pub note: String,
+    /// subject or mention.
+    pub salience: String,
+    pub salience_note: String,
 }
 
 /// In words: why an article is in its event.
@@ -701,6 +766,8 @@ pub struct TagView {
     pub rule: String,
     pub matched: String,
     pub ambiguous: bool,
+    /// A passing mention (never a target of the score).
+    pub mention: bool,
 }
 
 /// A number with its CSS sign class.
@@ -759,14 +826,6 @@ pub struct MarketView {
     pub p: String,
 }
 
-pub struct ComponentView {
-    pub kind: String,
-    pub what: String,
-    pub value: Cell,
-    pub stat: String,
-    pub p: String,
-}
-
 pub struct LinkView {
     pub id: i64,
     pub headline: String,
@@ -790,16 +849,9 @@ pub struct EventPage {
     pub token_tags: Vec<TagView>,
     pub category_tags: Vec<TagView>,
     pub has_run: bool,
-    pub score: String,
-    pub driver: String,
-    pub top_label: String,
-    pub top_move: Cell,
-    pub naive: String,
-    pub naive_category: String,
-    pub targets_p: String,
-    pub spillover_p: String,
-    pub spillover_tests: i32,
-    pub components: Vec<ComponentView>,
+    pub verdict: Option<Verdict>,
+    pub evidence: Vec<EvidenceRow>,
+    pub alternative_proxy: String,
     pub market: Vec<MarketView>,
     pub ranking_window: String,
     pub windows: Vec<String>,
@@ -886,16 +938,18 @@ async fn show(
     let tag_rows = sqlx::query!(
         r#"SELECT g.article_id AS "article_id!", t.symbol || ' (' || t.name || ')' AS "label!",
                   g.matched_text AS "matched_text!", g.rule AS "rule!", g.ambiguous AS "ambiguous!",
-                  g.note AS "note?"
+                  g.note AS "note?", COALESCE(g.salience, 'subject') AS "salience!",
+                  g.salience_note AS "salience_note?"
            FROM article_token_tags g JOIN tokens t ON t.id = g.token_id
            JOIN articles a ON a.id = g.article_id
            WHERE a.event_id = $1
            UNION ALL
-           SELECT g.article_id, c.name, g.matched_text, g.rule, false, NULL
+           SELECT g.article_id, c.name, g.matched_text, g.rule, false, NULL,
+                  COALESCE(g.salience, 'subject'), g.salience_note
            FROM article_category_tags g JOIN categories c ON c.id = g.category_id
            JOIN articles a ON a.id = g.article_id
            WHERE a.event_id = $1
-           ORDER BY 1, 5, 2, 3"#,
+           ORDER BY 1, 5, 7 DESC, 2, 3"#,
         id
     )
     .fetch_all(pool)
@@ -910,14 +964,16 @@ async fn show(
             rule: r.rule,
             ambiguous: r.ambiguous,
             note: r.note.unwrap_or_default(),
+            salience: r.salience,
+            salience_note: r.salience_note.unwrap_or_default(),
         });
     }
 
     let token_tags = sqlx::query!(
         r#"SELECT DISTINCT t.symbol, t.name, g.rule AS "rule!", g.matched_text AS "matched_text!",
-                  g.ambiguous AS "ambiguous!"
+                  g.ambiguous AS "ambiguous!", g.salience = 'mention' AS "mention!"
            FROM event_token_tags g JOIN tokens t ON t.id = g.token_id
-           WHERE g.event_id = $1 ORDER BY 5, 1, 3, 4"#,
+           WHERE g.event_id = $1 ORDER BY 5, 6, 1, 3, 4"#,
         id
     )
     .fetch_all(pool)
@@ -928,13 +984,15 @@ async fn show(
         rule: r.rule,
         matched: r.matched_text,
         ambiguous: r.ambiguous,
+        mention: r.mention,
     })
     .collect();
 
     let category_tags: Vec<TagView> = sqlx::query!(
-        r#"SELECT DISTINCT c.name, g.rule AS "rule!", g.matched_text AS "matched_text!"
+        r#"SELECT DISTINCT c.name, g.rule AS "rule!", g.matched_text AS "matched_text!",
+                  g.salience = 'mention' AS "mention!"
            FROM event_category_tags g JOIN categories c ON c.id = g.category_id
-           WHERE g.event_id = $1 ORDER BY 1, 2, 3"#,
+           WHERE g.event_id = $1 ORDER BY 4, 1, 2, 3"#,
         id
     )
     .fetch_all(pool)
@@ -945,25 +1003,42 @@ async fn show(
         rule: r.rule,
         matched: r.matched_text,
         ambiguous: false,
+        mention: r.mention,
     })
     .collect();
-    let tagged: Vec<String> = category_tags.iter().map(|t| t.label.clone()).collect();
+    // The categories the story is about (subjects).
+    let tagged: Vec<String> = category_tags
+        .iter()
+        .filter(|t| !t.mention)
+        .map(|t| t.label.clone())
+        .collect();
 
     let score = sqlx::query!(
-        r#"SELECT sc.impact_score, sc.driver, sc.top_kind, sc.top_value, c.name AS "top_category?",
-                  t.symbol AS "top_token?", sc.targets_p, sc.spillover_p, sc.spillover_tests,
-                  sc.components, sc.naive_score, nc.name AS "naive_category?",
-                  sc.overlapping_events, sc.estimation_confounders
+        r#"SELECT sc.impact_score, sc.not_ranked_reason, sc.p_value, sc.q_value, sc.p_primary,
+                  sc.p_alternative, sc.alternative_proxy, sc.model_dependent, sc.calibrated,
+                  sc.k_eff, sc.null_hours, sc.stronger_than, sc.top_component, sc.components,
+                  sc.publication_bar_abnormal, sc.publication_bar_return, sc.credited_to,
+                  (SELECT x.headline FROM events x WHERE x.id = sc.credited_to) AS "credited_headline?",
+                  c.name AS "top_category?", sc.overlapping_events, sc.estimation_confounders
            FROM study_event_scores sc
            LEFT JOIN categories c ON c.id = sc.top_category_id
-           LEFT JOIN tokens t ON t.id = sc.top_token_id
-           LEFT JOIN categories nc ON nc.id = sc.naive_category_id
            WHERE sc.run_id = $1 AND sc.event_id = $2"#,
         run_id,
         id
     )
     .fetch_optional(pool)
     .await?;
+    let same_move: Vec<(i64, String)> = sqlx::query!(
+        r#"SELECT e.id, e.headline FROM study_event_scores sc JOIN events e ON e.id = sc.event_id
+           WHERE sc.run_id = $1 AND sc.credited_to = $2 ORDER BY e.event_time, e.id"#,
+        run_id,
+        id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.headline))
+    .collect();
 
     let names: BTreeMap<i32, String> = sqlx::query!("SELECT id, name FROM categories")
         .fetch_all(pool)
@@ -978,23 +1053,45 @@ async fn show(
         .map(|r| (r.id, r.symbol))
         .collect();
     let proxy = params.proxy.as_str().to_string();
-    let components: Vec<ComponentView> = score
+    let facts = score.as_ref().map(|s| ScoreFacts {
+        not_ranked_reason: s.not_ranked_reason.clone(),
+        impact: s.impact_score,
+        p_value: s.p_value,
+        q_value: s.q_value,
+        p_primary: s.p_primary,
+        p_alternative: s.p_alternative,
+        alternative_proxy: s.alternative_proxy.clone(),
+        model_dependent: s.model_dependent,
+        calibrated: s.calibrated,
+        k_eff: s.k_eff,
+        null_hours: s.null_hours,
+        stronger_than: s.stronger_than,
+        top_component: s.top_component,
+        // Runs from before migration 0011 stored another shape: no components then.
+        components: serde_json::from_value::<Vec<Component>>(s.components.clone())
+            .unwrap_or_default(),
+        publication_bar: s.publication_bar_abnormal.zip(s.publication_bar_return),
+        credited_to: s.credited_to.zip(s.credited_headline.clone()),
+        same_move: same_move.clone(),
+    });
+    let category_name = |id: i32| names.get(&id).cloned().unwrap_or_default();
+    let token_symbol = |id: i32| symbols.get(&id).cloned().unwrap_or_default();
+    let series_names = Names {
+        category: &category_name,
+        token: &token_symbol,
+        proxy: &proxy,
+    };
+    let verdict = facts
         .as_ref()
-        .and_then(|s| serde_json::from_value::<Vec<ScoreComponent>>(s.components.clone()).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| ComponentView {
-            what: match (c.category_id, c.token_id) {
-                (Some(cat), _) => names.get(&cat).cloned().unwrap_or_default(),
-                (_, Some(tok)) => symbols.get(&tok).cloned().unwrap_or_default(),
-                _ => format!("market ({proxy})"),
-            },
-            kind: c.kind.replace('-', " "),
-            value: pct_cell(Some(c.value)),
-            stat: num(Some(c.stat)),
-            p: p_value(Some(c.p)),
-        })
-        .collect();
+        .map(|f| evidence::verdict(f, &series_names, interval));
+    let evidence_rows = facts
+        .as_ref()
+        .map(|f| evidence::rows(f, &series_names, interval))
+        .unwrap_or_default();
+    let alternative_proxy = score
+        .as_ref()
+        .and_then(|s| s.alternative_proxy.clone())
+        .unwrap_or_default();
 
     let windows: Vec<Window> = params.windows.clone();
     let rw = params.ranking_window;
@@ -1307,15 +1404,6 @@ async fn show(
         }
     };
 
-    let top_label = match score.as_ref().and_then(|s| s.top_kind.as_deref()) {
-        Some("market") => format!("market ({proxy})"),
-        Some("target-token") => score
-            .as_ref()
-            .and_then(|s| s.top_token.clone())
-            .unwrap_or_default(),
-        Some(_) => top_category.clone().unwrap_or_default(),
-        None => "–".into(),
-    };
     let page = EventPage {
         title: event.headline.clone(),
         headline: event.headline,
@@ -1326,21 +1414,9 @@ async fn show(
         token_tags,
         category_tags,
         has_run: run_id.is_some(),
-        score: num(score.as_ref().and_then(|s| s.impact_score)),
-        driver: driver_label(score.as_ref().and_then(|s| s.driver.as_deref())),
-        top_label,
-        top_move: pct_cell(score.as_ref().and_then(|s| s.top_value)),
-        naive: pct(score.as_ref().and_then(|s| s.naive_score))
-            .trim_start_matches('+')
-            .to_string(),
-        naive_category: score
-            .as_ref()
-            .and_then(|s| s.naive_category.clone())
-            .unwrap_or_else(|| "–".into()),
-        targets_p: p_value(score.as_ref().and_then(|s| s.targets_p)),
-        spillover_p: p_value(score.as_ref().and_then(|s| s.spillover_p)),
-        spillover_tests: score.as_ref().map(|s| s.spillover_tests).unwrap_or(0),
-        components,
+        verdict,
+        evidence: evidence_rows,
+        alternative_proxy,
         market,
         ranking_window: label(rw),
         windows: windows.iter().map(|w| label(*w)).collect(),

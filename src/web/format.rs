@@ -2,6 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::prices::BarInterval;
+use crate::study::engine::Window;
+
 /// A fraction as a signed percentage: -0.0451 -> "-4.51%". `None` -> "–".
 pub fn pct(v: Option<f64>) -> String {
     match v {
@@ -27,12 +30,56 @@ pub fn p_value(v: Option<f64>) -> String {
     }
 }
 
+/// A p-value that keeps its magnitude: three decimals, then one significant digit in
+/// scientific form ("2e-5"), "0" only for an exact zero.
+pub fn p_small(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x >= 0.001 && x.is_finite() => format!("{x:.3}"),
+        Some(x) if x > 0.0 => format!("{x:.0e}"),
+        Some(x) if x.is_finite() => "0".to_string(),
+        _ => "–".to_string(),
+    }
+}
+
+/// A share as a percentage with one decimal, capped below 100% unless it is exactly 1:
+/// 0.9934 -> "99.3%", 0.99996 -> "99.99%".
+pub fn share(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x >= 1.0 => "100%".to_string(),
+        Some(x) if x > 0.999 && x.is_finite() => format!("{:.2}%", (x * 100.0).min(99.99)),
+        Some(x) if x.is_finite() => format!("{:.1}%", x * 100.0),
+        _ => "–".to_string(),
+    }
+}
+
 /// CSS class for a signed number: "neg", "pos" or "".
 pub fn sign_class(v: Option<f64>) -> &'static str {
     match v {
         Some(x) if x < 0.0 => "neg",
         Some(x) if x > 0.0 => "pos",
         _ => "",
+    }
+}
+
+/// A score window in words: "the first hour", "the first 4 hours", "the 24 hours before the
+/// report"; other windows as `[-24h, +24h]`.
+pub fn window_words(w: Window, pre_report: bool, interval: BarInterval) -> String {
+    let (one, many) = match interval {
+        BarInterval::Hour => ("hour", "hours"),
+        BarInterval::Day => ("day", "days"),
+    };
+    let n = w.len();
+    let span = if n == 1 {
+        one.to_string()
+    } else {
+        format!("{n} {many}")
+    };
+    if pre_report {
+        format!("the {span} before the report")
+    } else if w.start == 0 {
+        format!("the first {span}")
+    } else {
+        w.label(interval)
     }
 }
 
@@ -53,5 +100,19 @@ mod tests {
         assert_eq!(p_value(Some(0.0004)), "<0.001");
         assert_eq!(p_value(Some(0.04512)), "0.045");
         assert_eq!(sign_class(Some(-1.0)), "neg");
+        assert_eq!(p_small(Some(0.0412)), "0.041");
+        assert_eq!(p_small(Some(0.000021)), "2e-5");
+        assert_eq!(share(Some(0.9934)), "99.3%");
+        assert_eq!(share(Some(0.99996)), "99.99%");
+        let h = BarInterval::Hour;
+        assert_eq!(window_words(Window::new(0, 1), false, h), "the first hour");
+        assert_eq!(
+            window_words(Window::new(0, 4), false, h),
+            "the first 4 hours"
+        );
+        assert_eq!(
+            window_words(Window::new(-25, -1), true, h),
+            "the 24 hours before the report"
+        );
     }
 }

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod chart;
 pub mod error;
 pub mod events;
+pub mod evidence;
 pub mod format;
 pub mod history;
 pub mod metrics;
