@@ -376,7 +376,7 @@ async fn the_event_page_says_why_each_tag_was_made() {
         "{why}"
     );
     assert!(
-        why.contains("<td>ETH (Ethereum)</td><td>“ether”</td><td>alias</td>"),
+        why.contains("<td>ETH (Ethereum)</td><td>“ether”</td><td>alias</td><td>subject</td>"),
         "{why}"
     );
     assert!(
@@ -395,7 +395,7 @@ async fn the_event_page_says_why_each_tag_was_made() {
     let grt = event_of(pool, GRT).await;
     let (_, page) = get_page(&state, &format!("/events/{grt}")).await;
     let why = &page[page.find("Why these tags").unwrap()..];
-    assert!(why.contains("<tr class=\"ambiguous\"><td>GRT (The Graph)</td><td>“GRT”</td><td>ticker</td><td>ambiguous: GRT is also the ticker"), "{why}");
+    assert!(why.contains("<tr class=\"ambiguous\"><td>GRT (The Graph)</td><td>“GRT”</td><td>ticker</td><td>–</td><td>ambiguous: GRT is also the ticker"), "{why}");
     let stored: (bool, Option<String>) = sqlx::query_as(
         "SELECT ambiguous, note FROM article_token_tags g JOIN tokens t ON t.id = g.token_id WHERE t.symbol = 'GRT'",
     )
