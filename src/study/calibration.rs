@@ -11,10 +11,10 @@
 //!   is read from a generalised Pareto tail fitted to the exceedances (probability-
 //!   weighted moments, Hosking & Wallis 1987; shape floored at 0, an exponential tail),
 //!   so a reaction stronger than every ordinary hour still gets a finite, ordered p.
-//! - [`JointNull`]: an event's score takes the smallest p of several components (targets,
-//!   the market, windows) and the weaker of two market models; that choice is calibrated
-//!   as a whole. At every ordinary hour the same statistic S (the largest over models of
-//!   the smallest component p) is computed from leave-one-out component p-values, and the
+//! - [`JointNull`]: an event's score takes the best of several components (targets, the
+//!   market, windows), each judged by the weaker of two market models; that choice is
+//!   calibrated as a whole. At every ordinary hour the same statistic S (the smallest over
+//!   components of the larger p over models) is computed from leave-one-out p-values, and the
 //!   corrected p of an observed S = s is 1 − (1 − s)^k with k fitted so that it is exact at
 //!   the 5% level: P(S ≤ q) = 0.05 at the null's 5% quantile q. k is the *effective number
 //!   of independent looks* (Šidák); it is smaller than the number of components because
@@ -199,29 +199,23 @@ pub struct JointNull {
     pub k_eff: f64,
 }
 
-/// The event statistic of per-model component ln p-values: the largest over models of
-/// the smallest over components (the weaker model's best evidence). `None` when a model
-/// has no component.
-pub fn event_ln_s(per_model: &[Vec<f64>]) -> Option<f64> {
-    let mut s = f64::NEG_INFINITY;
-    for comps in per_model {
-        let m = comps
-            .iter()
-            .copied()
-            .filter(|v| !v.is_nan())
-            .fold(f64::INFINITY, f64::min);
-        if m == f64::INFINITY {
-            return None;
-        }
-        s = s.max(m);
-    }
-    (s > f64::NEG_INFINITY).then_some(s)
+/// The event statistic of component ln p-values, `per_component[c][m]` under model m: the
+/// smallest over components of the largest over models (the best component that holds
+/// under every model). A component absent under some model (NaN) counts only when absent
+/// under all; `None` when no component is there.
+pub fn event_ln_s(per_component: &[Vec<f64>]) -> Option<f64> {
+    let s = per_component
+        .iter()
+        .filter(|models| !models.is_empty() && models.iter().all(|v| !v.is_nan()))
+        .map(|models| models.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+        .fold(f64::INFINITY, f64::min);
+    (s < f64::INFINITY).then_some(s)
 }
 
 impl JointNull {
-    /// `hours[h][m][c]`: component c's leave-one-out ln p under model m at ordinary hour h.
-    /// Hours where some component is absent are left out, unless that leaves fewer than
-    /// [`MIN_NULL_HOURS`]: then hours with at least one component per model count.
+    /// `ln_p_at(h)[c][m]`: component c's leave-one-out ln p under model m at ordinary hour
+    /// h. Hours where some component is absent are left out, unless that leaves fewer than
+    /// [`MIN_NULL_HOURS`]: then hours with at least one whole component count.
     pub fn new(ln_p_at: impl Fn(usize) -> Vec<Vec<f64>>, n_hours: usize) -> Option<Self> {
         let mut complete = Vec::with_capacity(n_hours);
         let mut partial = Vec::with_capacity(n_hours);
@@ -400,10 +394,10 @@ mod tests {
         let p2: Vec<f64> = (0..n)
             .map(|i| ((i * 104_729) % n) as f64 / n as f64 + 0.5 / n as f64)
             .collect();
-        let j = JointNull::new(|h| vec![vec![p1[h].ln(), p2[h].ln()]], n).unwrap();
+        let j = JointNull::new(|h| vec![vec![p1[h].ln()], vec![p2[h].ln()]], n).unwrap();
         assert!(close(j.k_eff, 2.0, 0.35), "k {}", j.k_eff);
         // Identical components are one look.
-        let j1 = JointNull::new(|h| vec![vec![p1[h].ln(), p1[h].ln()]], n).unwrap();
+        let j1 = JointNull::new(|h| vec![vec![p1[h].ln()], vec![p1[h].ln()]], n).unwrap();
         assert!(close(j1.k_eff, 1.0, 0.05), "k {}", j1.k_eff);
         // Exact at the 5% level by construction.
         let s = j.component_level(0.05);
@@ -417,10 +411,30 @@ mod tests {
     }
 
     #[test]
-    fn weaker_model_statistic() {
-        let s = event_ln_s(&[vec![-5.0, -2.0], vec![-1.0, f64::NAN, -3.0]]).unwrap();
-        assert_eq!(s, -3.0);
+    fn best_component_under_the_weaker_model() {
+        // Component 1 holds at −2 under both models, component 2 only at −1.
+        let s = event_ln_s(&[vec![-5.0, -2.0], vec![-1.0, -3.0], vec![-9.0, f64::NAN]]).unwrap();
+        assert_eq!(s, -2.0);
         assert!(event_ln_s(&[vec![f64::NAN]]).is_none());
+        // One model: the smallest p.
+        assert_eq!(event_ln_s(&[vec![-5.0], vec![-1.0]]), Some(-5.0));
+    }
+
+    /// Two models that see the same thing cost nothing; requiring both of two independent
+    /// models to agree makes a p of 0.05 from one model rarer than 5% (k below 1).
+    #[test]
+    fn agreeing_models_are_one_look_and_independent_ones_are_stricter() {
+        let n = 4000;
+        let p1: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % n) as f64 / n as f64 + 0.5 / n as f64)
+            .collect();
+        let p2: Vec<f64> = (0..n)
+            .map(|i| ((i * 104_729) % n) as f64 / n as f64 + 0.5 / n as f64)
+            .collect();
+        let same = JointNull::new(|h| vec![vec![p1[h].ln(), p1[h].ln()]], n).unwrap();
+        assert!(close(same.k_eff, 1.0, 0.05), "k {}", same.k_eff);
+        let indep = JointNull::new(|h| vec![vec![p1[h].ln(), p2[h].ln()]], n).unwrap();
+        assert!(indep.k_eff < 0.5, "k {}", indep.k_eff);
     }
 
     /// scipy.stats.false_discovery_control([0.01, 0.04, 0.03, 0.5, 0.002]) =

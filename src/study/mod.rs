@@ -168,6 +168,7 @@ async fn run_inner(
         },
         excluded,
     };
+    let started = std::time::Instant::now();
     let mut scores: Vec<EventScore> = (0..events.len())
         .into_par_iter()
         .map(|i| scorer.score(&score_input(i, Vec::new())))
@@ -200,6 +201,11 @@ async fn run_inner(
             .map(|i| scorer.score(&score_input(i, excluded_of(i))))
             .collect();
     }
+    tracing::info!(
+        events = events.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "events scored"
+    );
 
     // The tables, for events whose inputs changed.
     let todo: Vec<usize> = (0..events.len())

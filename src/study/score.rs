@@ -181,33 +181,38 @@ impl<'a> Scorer<'a> {
         }
     }
 
-    /// The joint calibration of `keys` (model index, series, window), cached.
-    fn joint(&self, keys: &[ComponentKey]) -> Option<Arc<JointNull>> {
-        let mut key = keys.to_vec();
+    /// The joint calibration of `components` under the models `models`, cached.
+    fn joint(
+        &self,
+        components: &[(Series, Window)],
+        models: std::ops::Range<usize>,
+    ) -> Option<Arc<JointNull>> {
+        let mut key: Vec<ComponentKey> = components
+            .iter()
+            .flat_map(|&(s, w)| models.clone().map(move |m| (m, s, w)))
+            .collect();
         key.sort();
         if let Some(hit) = self.joint.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return hit;
         }
-        let n_models = self.models.len();
-        let columns: Vec<(usize, &[f64])> = key
+        // Per component, its leave-one-out column under each model.
+        let columns: Vec<Vec<&[f64]>> = components
             .iter()
-            .filter_map(|&(m, s, w)| {
-                self.models
-                    .get(m)?
-                    .null
-                    .get(s, w)
-                    .map(|n| (m, n.loo.as_slice()))
+            .map(|&(s, w)| {
+                models
+                    .clone()
+                    .filter_map(|m| self.models.get(m)?.null.get(s, w))
+                    .map(|n| n.loo.as_slice())
+                    .collect()
             })
             .collect();
         let n_hours = self.models.first().map_or(0, |m| m.null.hours.len());
         let built = JointNull::new(
             |h| {
-                let mut per_model = vec![Vec::new(); n_models];
-                for (m, col) in &columns {
-                    per_model[*m].push(col[h]);
-                }
-                per_model.retain(|v| !v.is_empty());
-                per_model
+                columns
+                    .iter()
+                    .map(|per_model| per_model.iter().map(|col| col[h]).collect())
+                    .collect()
             },
             n_hours,
         )
@@ -345,12 +350,18 @@ impl<'a> Scorer<'a> {
                 .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a })
         };
         let mins: Vec<(f64, usize)> = (0..n_models).map(per_model_min).collect();
-        let (weaker_model, &(ln_s, top)) = mins
+        // The event's statistic: the best component that holds under every model (each
+        // component judged by its weaker model), and that component is the top one.
+        let weaker = |c: &Component, p: &dyn Fn(&Component, usize) -> f64| {
+            (0..n_models)
+                .map(|m| p(c, m))
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let (ln_s, top) = components
             .iter()
             .enumerate()
-            .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
-            .expect("at least one model");
-        let _ = weaker_model;
+            .map(|(i, c)| (weaker(c, &ln_p_of), i))
+            .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
 
         let mut score = EventScore {
             calibrated,
@@ -358,15 +369,10 @@ impl<'a> Scorer<'a> {
             null_hours: primary.null.hours.len(),
             ..Default::default()
         };
-        let keys_of = |models: std::ops::Range<usize>| -> Vec<ComponentKey> {
-            components
-                .iter()
-                .flat_map(|c| models.clone().map(move |m| (m, c.series, c.window)))
-                .collect()
-        };
+        let keys: Vec<(Series, Window)> = components.iter().map(|c| (c.series, c.window)).collect();
         if calibrated {
-            let joint = self.joint(&keys_of(0..n_models));
-            let primary_joint = self.joint(&keys_of(0..1));
+            let joint = self.joint(&keys, 0..n_models);
+            let primary_joint = self.joint(&keys, 0..1);
             match (&joint, &primary_joint) {
                 (Some(j), Some(pj)) => {
                     score.ln_p = Some(j.corrected_ln_p(ln_s));
@@ -375,7 +381,7 @@ impl<'a> Scorer<'a> {
                     score.ln_p_primary = Some(pj.corrected_ln_p(mins[0].0));
                     if n_models > 1 {
                         score.ln_p_alternative = self
-                            .joint(&keys_of(1..2))
+                            .joint(&keys, 1..2)
                             .map(|aj| aj.corrected_ln_p(mins[1].0));
                     }
                     // Minimum detectable effect at the event's corrected 5% level.
@@ -405,11 +411,12 @@ impl<'a> Scorer<'a> {
                         .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a })
                 })
                 .collect();
-            let weakest = t_mins
+            let ln_p_t = |c: &Component, m: usize| c.models[m].ln_p_t;
+            let weakest = components
                 .iter()
-                .copied()
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .expect("at least one model");
+                .enumerate()
+                .map(|(i, c)| (weaker(c, &ln_p_t), i))
+                .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
             score.top = Some(weakest.1);
             score.ln_p = Some(bonferroni(weakest));
             score.ln_p_primary = Some(bonferroni(t_mins[0]));
