@@ -23,7 +23,10 @@ holder=""
 cleanup() { [ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-# A long-lived `serve` keeps the private cluster up, so timed commands don't start it.
+# Create and migrate the database first: two processes creating a fresh cluster's
+# database at once would race. Then a long-lived `serve` keeps the cluster up, so timed
+# commands don't start it.
+RUST_LOG=warn "$BIN" --pg-dir "$pg" migrate >/dev/null
 RUST_LOG=warn "$BIN" --pg-dir "$pg" serve --no-worker --addr 127.0.0.1:0 >/dev/null 2>&1 &
 holder=$!
 for _ in $(seq 100); do [ -S "$pg/.s.PGSQL.5432" ] && break; sleep 0.2; done
@@ -43,7 +46,7 @@ for line in open(sys.argv[1]):
         rec = json.loads(line)
     except ValueError:
         continue
-    f = rec.get("fields", {})
+    f = rec.get("fields", rec)
     if f.get("message") == "null of ordinary hours built":
         null = float(f["secs"])
     if f.get("message") == "events scored":

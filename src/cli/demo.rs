@@ -276,7 +276,7 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
     let started = Instant::now();
     let studied = study::run(pool, &StudyParams::default(), RunOptions::default()).await?;
     println!(
-        "study: {} events, {} recomputed, {} ranked ({:.1}s)",
+        "study: {} events, {} recomputed, {} scored ({:.1}s)",
         studied.events,
         studied.computed,
         studied.scored,
