@@ -140,6 +140,16 @@ pub async fn has_bars(pool: &PgPool, interval: BarInterval) -> Result<bool, sqlx
 /// ones replace them in one transaction.
 pub async fn begin_run(pool: &PgPool, params: &StudyParams) -> Result<i64, sqlx::Error> {
     let params_json = serde_json::to_value(params).unwrap_or_default();
+    let is_default = params.key() == StudyParams::default().key();
+    if is_default {
+        // The defaults of an older release are no longer the default run.
+        sqlx::query!(
+            "UPDATE study_runs SET is_default = false WHERE is_default AND params_key <> $1",
+            params.key()
+        )
+        .execute(pool)
+        .await?;
+    }
     sqlx::query_scalar!(
         r#"INSERT INTO study_runs (params_key, model, return_kind, market_proxy, interval, params, status, is_default)
            VALUES ($1, $2, $3, $4, $5, $6, 'running', $7)
@@ -153,7 +163,7 @@ pub async fn begin_run(pool: &PgPool, params: &StudyParams) -> Result<i64, sqlx:
         params.proxy.as_str(),
         params.interval.as_str(),
         params_json,
-        params.key() == StudyParams::default().key()
+        is_default
     )
     .fetch_one(pool)
     .await
