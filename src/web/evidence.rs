@@ -117,9 +117,11 @@ pub fn rows(f: &ScoreFacts, names: &Names, interval: BarInterval) -> Vec<Evidenc
         .collect()
 }
 
-/// "once in about 80 ordinary hours" for p = 0.0125.
+/// "at 12.5% of ordinary hours" for p = 0.125; "once in about 80 ordinary hours" for
+/// p = 0.0125.
 fn once_in(p: Option<f64>) -> String {
     match p {
+        Some(p) if (0.05..1.0).contains(&p) => format!("at {} of ordinary hours", share(Some(p))),
         Some(p) if p > 0.0 && p < 1.0 => {
             let n = 1.0 / p;
             let rounded = if n < 100.0 {
@@ -174,7 +176,16 @@ pub fn verdict(f: &ScoreFacts, names: &Names, interval: BarInterval) -> Verdict 
     let when = window_words(top.window, top.pre_report, interval);
     let relation = match top.series {
         Series::Market => "beyond its usual drift".to_string(),
-        _ => format!("beyond its normal relation to {}", names.proxy),
+        Series::Token { token_id } => {
+            // The proxy's own token is measured against the other of BTC and ETH.
+            let against = match ((names.token)(token_id).as_str(), names.proxy) {
+                ("BTC", "BTC") => "ETH",
+                ("ETH", "ETH") => "BTC",
+                _ => names.proxy,
+            };
+            format!("beyond its normal relation to {against}")
+        }
+        Series::Category { .. } => format!("beyond its normal relation to {}", names.proxy),
     };
     let moved = format!(
         "{what} moved {} {relation} in {when}",
@@ -408,11 +419,28 @@ mod tests {
     #[test]
     fn rates_read_as_once_in_so_many_hours() {
         assert_eq!(once_in(Some(0.0125)), "once in about 80 ordinary hours");
+        assert_eq!(once_in(Some(0.424)), "at 42.4% of ordinary hours");
         assert_eq!(
             once_in(Some(1.3e-6)),
             "once in about 770,000 ordinary hours"
         );
         assert_eq!(once_in(Some(1e-30)), "once in about 1e30 ordinary hours");
+    }
+
+    #[test]
+    fn bitcoin_is_measured_against_ether_when_it_is_the_proxy() {
+        let cat = |_| "AI".to_string();
+        let tok = |_| "BTC".to_string();
+        let n = names(&cat, &tok);
+        let mut f = facts(0.01, false);
+        f.components[0].series = Series::Token { token_id: 1 };
+        let v = verdict(&f, &n, BarInterval::Hour);
+        assert!(
+            v.headline
+                .contains("BTC moved +3.10% beyond its normal relation to ETH"),
+            "{}",
+            v.headline
+        );
     }
 
     #[test]
