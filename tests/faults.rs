@@ -169,7 +169,10 @@ async fn a_postgres_restart_mid_study_leaves_the_previous_results_and_a_rerun_ma
     let mut child = spawn(&url, &["study", "--all"]);
     wait_for(
         &url,
-        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+        // The run's transaction locks its study_runs row (FOR UPDATE: a RowShareLock on
+        // the table, held to the end of the transaction).
+        "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                        WHERE c.relname = 'study_runs' AND l.mode = 'RowShareLock' AND l.granted)",
         &mut child,
     )
     .await;

@@ -38,6 +38,13 @@ pub async fn execute(pool: &PgPool, command: DbCommand) -> anyhow::Result<()> {
                     ""
                 }
             );
+            if !r.large_objects_revoked {
+                println!(
+                    "note: large objects are still writable by every role; a superuser can \
+                     close that with:\n  {};",
+                    roles::LARGE_OBJECT_REVOKE
+                );
+            }
         }
     }
     Ok(())
@@ -155,25 +162,55 @@ async fn check_database(url: &str) -> anyhow::Result<String> {
     ))
 }
 
-/// Connect, then prove a write is refused (inside a transaction that is rolled back).
+/// Connect, read, then prove writes are refused: to a table, to a large object, and to
+/// the lock writers take (each attempt in its own transaction, rolled back: a failed
+/// statement aborts its transaction, so nothing is read after one).
 async fn check_read_only(url: &str) -> anyhow::Result<String> {
     let pool = db::connect(url).await?;
     let user: String = sqlx::query_scalar("SELECT current_user::text")
         .fetch_one(&pool)
         .await?;
-    let mut tx = pool.begin().await?;
-    // Touches no row, but needs the UPDATE privilege and a read-write transaction.
-    let write = sqlx::query("UPDATE data_version SET version = version WHERE false")
-        .execute(&mut *tx)
-        .await;
     let readable = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
-        .fetch_one(&mut *tx)
+        .fetch_one(&pool)
         .await;
-    tx.rollback().await.ok();
+    let mut can = Vec::new();
+    for (what, sql) in [
+        // Touches no row, but needs the UPDATE privilege.
+        (
+            "write tables",
+            "UPDATE data_version SET version = version WHERE false",
+        ),
+        (
+            "create large objects",
+            "SELECT lo_from_bytea(0, '\\x00'::bytea)",
+        ),
+        (
+            "take the writers' locks",
+            "SELECT 1 FROM writer_locks FOR UPDATE",
+        ),
+    ] {
+        let mut tx = pool.begin().await?;
+        // The role's read-only default can be switched off in a session: try as it would.
+        let attempt = async {
+            sqlx::query("SET TRANSACTION READ WRITE")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql).execute(&mut *tx).await
+        }
+        .await;
+        tx.rollback().await.ok();
+        if attempt.is_ok() {
+            can.push(what);
+        }
+    }
     pool.close().await;
     readable.context("reading the events table")?;
-    if write.is_ok() {
-        bail!("role {user} can write; run `catalyst db grant-readonly {user}` and use that role");
+    if !can.is_empty() {
+        bail!(
+            "role {user} can {}; run `catalyst db grant-readonly {user}` and use that role \
+             (large objects need it run by a superuser: see docs/operations.md)",
+            can.join(", ")
+        );
     }
     Ok(format!("web connection as {user} reads and cannot write"))
 }

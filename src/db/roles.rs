@@ -32,7 +32,19 @@ pub struct GrantReport {
     pub created: bool,
     pub password_set: bool,
     pub database: String,
+    /// Whether the functions that write large objects were revoked from PUBLIC here
+    /// (it takes a superuser: see [`LARGE_OBJECT_REVOKE`]).
+    pub large_objects_revoked: bool,
 }
+
+/// The functions that create or change large objects. Every role may call them (they
+/// are granted to PUBLIC), and large objects live outside the tables a read-only role
+/// cannot write; only their owner, a superuser, can revoke them.
+pub const LARGE_OBJECT_REVOKE: &str = "REVOKE EXECUTE ON FUNCTION \
+    lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea), lo_import(text), \
+    lo_import(text, oid), lo_put(oid, bigint, bytea), lowrite(integer, bytea), \
+    lo_truncate(integer, integer), lo_truncate64(integer, bigint), lo_unlink(oid) \
+    FROM PUBLIC";
 
 /// Make `role` a read-only user of the current database and its `public` schema. With
 /// `create`, a missing role is created with LOGIN; `password` (from the environment,
@@ -98,11 +110,29 @@ pub async fn grant_readonly(
     for stmt in &statements {
         sqlx::query(stmt).execute(&mut *tx).await.map_err(db)?;
     }
+    // Large objects: revoked from PUBLIC when we may (a superuser); Catalyst uses none.
+    // In a savepoint, so a refusal leaves the rest of the grant in place.
+    sqlx::query("SAVEPOINT large_objects")
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    let large_objects_revoked = match sqlx::query(LARGE_OBJECT_REVOKE).execute(&mut *tx).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::debug!("revoking the large-object functions: {e}");
+            sqlx::query("ROLLBACK TO SAVEPOINT large_objects")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            false
+        }
+    };
     tx.commit().await.map_err(db)?;
     Ok(GrantReport {
         created: !exists,
         password_set: password.is_some(),
         database,
+        large_objects_revoked,
     })
 }
 

@@ -149,6 +149,8 @@ pub fn parse(bytes: &[u8], input: &str) -> Result<ParsedFeed, FeedError> {
 /// [`parse`] with the clock given: items dated after `now` (beyond a small skew) or
 /// before 2009 are skipped with the reason.
 pub fn parse_at(bytes: &[u8], input: &str, now: DateTime<Utc>) -> Result<ParsedFeed, FeedError> {
+    let repaired = repair_json_surrogates(bytes);
+    let bytes: &[u8] = &repaired;
     let feed = feed_rs::parser::Builder::new()
         .sanitize_content(false)
         .build()
@@ -160,7 +162,12 @@ pub fn parse_at(bytes: &[u8], input: &str, now: DateTime<Utc>) -> Result<ParsedF
     let mut out = ParsedFeed {
         title: feed
             .title
-            .map(|t| collapse_whitespace(&t.content))
+            .map(|t| {
+                super::limits::clean_text(
+                    &collapse_whitespace(&t.content),
+                    super::limits::FEED_TITLE_MAX_CHARS,
+                )
+            })
             .filter(|t| !t.is_empty()),
         ..Default::default()
     };
@@ -201,7 +208,7 @@ pub fn parse_at(bytes: &[u8], input: &str, now: DateTime<Utc>) -> Result<ParsedF
             .map(|c| c.term.trim().to_string())
             .filter(|c| !c.is_empty())
             .collect();
-        out.items.push(NewsItem {
+        let item = NewsItem {
             title,
             summary,
             url,
@@ -210,9 +217,102 @@ pub fn parse_at(bytes: &[u8], input: &str, now: DateTime<Utc>) -> Result<ParsedF
             author,
             categories,
             declared_tickers: Vec::new(),
-        });
+        };
+        match super::limits::clean_item(item, &format!("item {position}")) {
+            Ok(item) => out.items.push(item),
+            Err(why) => out.skipped.push(why),
+        }
     }
     Ok(out)
+}
+
+/// Panics unless every item of `feed` is one PostgreSQL stores: no NUL character, and
+/// every text within `limits`. For fuzzing and property tests.
+pub fn assert_storable(feed: &ParsedFeed) {
+    use super::limits::*;
+    let ok = |s: &str, max_chars: usize| !s.contains('\0') && s.chars().count() <= max_chars;
+    if let Some(t) = &feed.title {
+        assert!(ok(t, FEED_TITLE_MAX_CHARS), "feed title {t:?}");
+    }
+    for i in &feed.items {
+        assert!(
+            !i.title.is_empty() && ok(&i.title, TITLE_MAX_CHARS),
+            "title {:?}",
+            i.title
+        );
+        assert!(i
+            .summary
+            .as_deref()
+            .is_none_or(|s| ok(s, SUMMARY_MAX_CHARS)));
+        assert!(i.author.as_deref().is_none_or(|s| ok(s, AUTHOR_MAX_CHARS)));
+        assert!(i
+            .url
+            .as_deref()
+            .is_none_or(|u| !u.contains('\0') && u.len() <= URL_MAX_BYTES));
+        assert!(i
+            .guid
+            .as_deref()
+            .is_none_or(|g| !g.contains('\0') && g.len() <= GUID_MAX_BYTES));
+        assert!(i.categories.len() <= CATEGORIES_MAX);
+        assert!(i.categories.iter().all(|c| ok(c, CATEGORY_MAX_CHARS)));
+    }
+}
+
+/// A JSON Feed may escape half of a UTF-16 surrogate pair (`"\ud800"`), which is no
+/// character; the JSON parser then rejects the whole feed. Such lone halves become
+/// U+FFFD (`\ufffd`), so one bad title costs nothing else. Other input is returned as is.
+pub fn repair_json_surrogates(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF);
+    if start.map(|i| bytes[i]) != Some(b'{') || !bytes.windows(2).any(|w| w == b"\\u") {
+        return Cow::Borrowed(bytes);
+    }
+    // The value of a `\uXXXX` escape at `i` (the backslash), if it is one.
+    let hex_at = |i: usize| -> Option<u16> {
+        let h = bytes.get(i + 2..i + 6)?;
+        if bytes.get(i + 1) != Some(&b'u') {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        match hex_at(i) {
+            Some(hi @ 0xD800..=0xDBFF) => {
+                if matches!(hex_at(i + 6), Some(0xDC00..=0xDFFF))
+                    && bytes.get(i + 6) == Some(&b'\\')
+                {
+                    out.extend_from_slice(&bytes[i..i + 12]);
+                    i += 12;
+                } else {
+                    let _ = hi;
+                    out.extend_from_slice(b"\\ufffd");
+                    i += 6;
+                }
+            }
+            Some(0xDC00..=0xDFFF) => {
+                out.extend_from_slice(b"\\ufffd");
+                i += 6;
+            }
+            _ => {
+                // Any other escape (including `\\`) is copied with the character it escapes.
+                out.push(bytes[i]);
+                if let Some(&next) = bytes.get(i + 1) {
+                    out.push(next);
+                }
+                i += 2;
+            }
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Plain text of a feed text construct: HTML is reduced to its text, plain text is kept
@@ -263,6 +363,25 @@ mod tests {
             feed.items[0].published_at.to_rfc3339(),
             "2025-01-27T10:00:00+00:00"
         );
+    }
+
+    /// One bad item costs only itself: a NUL in a title is dropped, a lone surrogate in a
+    /// JSON Feed becomes U+FFFD, and the other items are kept.
+    #[test]
+    fn nul_characters_and_lone_surrogates_cost_nothing_else() {
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"T","items":[
+            {"id":"1","title":"A \ud800 B \u0000 C","url":"https://x.example/1","date_published":"2025-01-27T10:00:00Z"},
+            {"id":"2","title":"Pair \ud83d\ude80 and \\ud800 text","url":"https://x.example/2","date_published":"2025-01-27T10:00:00Z"}]}"#;
+        let feed = parse(json.as_bytes(), "j.json").unwrap();
+        assert_eq!(feed.items.len(), 2);
+        assert_eq!(feed.items[0].title, "A \u{fffd} B C");
+        assert_eq!(feed.items[1].title, "Pair 🚀 and \\ud800 text");
+        let xml = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T\u{0}</title>\
+            <item><title>A \u{0} B</title><link>https://x.example/1</link>\
+            <pubDate>Mon, 27 Jan 2025 10:00:00 +0000</pubDate></item></channel></rss>";
+        let feed = parse(xml.as_bytes(), "x.xml").unwrap();
+        assert_eq!(feed.items[0].title, "A B");
+        assert_eq!(feed.title.as_deref(), Some("T"));
     }
 
     #[test]

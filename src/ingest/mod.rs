@@ -5,6 +5,7 @@ pub mod charset;
 pub mod feed;
 pub mod host_store;
 pub mod http;
+pub mod limits;
 pub mod listing;
 pub mod normalize;
 pub mod published;

@@ -136,16 +136,20 @@ pub async fn collect(
                 .push(format!("article {} ({title}): {why}", entry.url));
             continue;
         }
-        batch.items.push(NewsItem {
+        let item = NewsItem {
             title,
             summary: meta.summary,
-            url: meta.canonical_url.or(Some(entry.url)),
+            url: meta.canonical_url.or(Some(entry.url.clone())),
             guid: None,
             published_at,
             author: meta.author,
             categories: Vec::new(),
             declared_tickers: meta.tickers,
-        });
+        };
+        match super::limits::clean_item(item, &format!("article {}", entry.url)) {
+            Ok(item) => batch.items.push(item),
+            Err(why) => batch.skipped.push(why),
+        }
     }
     Ok(Collected::Batch(batch))
 }

@@ -37,8 +37,8 @@ pub async fn sync(pool: &PgPool, file: &SourcesFile) -> Result<SyncReport, sqlx:
 async fn sync_once(pool: &PgPool, file: &SourcesFile) -> Result<SyncReport, sqlx::Error> {
     let mut tx = pool.begin().await?;
     // Workers starting together sync the same rows in different orders: one at a time.
-    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('catalyst:sources-sync'))")
-        .execute(&mut *tx)
+    sqlx::query!("SELECT name FROM writer_locks WHERE name = 'sources-sync' FOR UPDATE")
+        .fetch_optional(&mut *tx)
         .await?;
     let mut report = SyncReport::default();
     for s in &file.sources {

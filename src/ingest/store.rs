@@ -67,8 +67,9 @@ pub async fn upsert_source(
 /// transactions that store articles run one at a time. They are short (no network
 /// inside) and take this lock before any row lock, so waiting on it cannot deadlock.
 pub async fn lock_stories(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('catalyst:stories'))")
-        .execute(conn)
+    // A row lock (migration 0012): a read-only role cannot take it, so cannot stall ingest.
+    sqlx::query!("SELECT name FROM writer_locks WHERE name = 'stories' FOR UPDATE")
+        .fetch_optional(conn)
         .await?;
     Ok(())
 }

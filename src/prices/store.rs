@@ -589,8 +589,8 @@ pub async fn save_proxies(
     let mut tx = pool.begin().await?;
     // Two rebuilds at once (two upkeep workers) would both insert the same keys: the
     // second waits here for the first to commit, then replaces its rows.
-    sqlx::query!("SELECT pg_advisory_xact_lock(28786, -1)")
-        .execute(&mut *tx)
+    sqlx::query!("SELECT name FROM writer_locks WHERE name = 'proxies' FOR UPDATE")
+        .fetch_optional(&mut *tx)
         .await?;
     sqlx::query!(
         "DELETE FROM market_proxy_bars WHERE interval = $1",

@@ -88,10 +88,22 @@ pub async fn latest_run(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
     .await
 }
 
+/// A text cell as a spreadsheet should read it. A cell starting with `=`, `+`, `-` or
+/// `@` (or a tab or carriage return) is run as a formula by Excel, LibreOffice and Google
+/// Sheets (CSV injection: a headline is written by strangers); a leading apostrophe makes
+/// it text. Only text goes through here: numbers keep their sign.
+pub fn spreadsheet_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 fn cell(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => spreadsheet_safe(s).into_owned(),
         other => other.to_string(),
     }
 }
@@ -177,4 +189,19 @@ pub async fn export(
         }
     }
     Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_in_text_cells_are_made_text_and_numbers_are_left_alone() {
+        for f in ["=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tX"] {
+            assert_eq!(spreadsheet_safe(f), format!("'{f}"));
+        }
+        assert_eq!(spreadsheet_safe("Bitcoin falls"), "Bitcoin falls");
+        assert_eq!(cell(&serde_json::json!(-0.05)), "-0.05");
+        assert_eq!(cell(&serde_json::json!("=1+1")), "'=1+1");
+    }
 }

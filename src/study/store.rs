@@ -172,12 +172,10 @@ pub async fn begin_run(pool: &PgPool, params: &StudyParams) -> Result<i64, sqlx:
 /// Serialise writers of one run: a second `catalyst study` of the same parameters (another
 /// worker, another machine) waits for the first's transaction instead of interleaving.
 pub async fn lock_run(conn: &mut PgConnection, run_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "SELECT pg_advisory_xact_lock(hashtext('catalyst.study_run'), $1::int4)",
-        run_id as i32
-    )
-    .fetch_one(conn)
-    .await?;
+    // The run's own row: a row lock needs UPDATE, which read-only roles lack.
+    sqlx::query!("SELECT id FROM study_runs WHERE id = $1 FOR UPDATE", run_id)
+        .fetch_optional(conn)
+        .await?;
     Ok(())
 }
 

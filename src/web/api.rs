@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::error::WebError;
 use super::events::{current_run, fetch_list, ListItem, ListQuery};
 use super::AppState;
+use crate::study::export::spreadsheet_safe;
 
 /// The OpenAPI description of these routes, served at `/api/v1/openapi.json`.
 #[derive(utoipa::OpenApi)]
@@ -143,23 +144,25 @@ async fn events_csv(
     w.write_record(CSV_COLUMNS).map_err(io)?;
     let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     let opt_i = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+    // Text written by others (headlines, source names) cannot start a formula.
+    let text = |v: Option<&str>| spreadsheet_safe(v.unwrap_or_default()).into_owned();
     for e in &r.items {
         w.write_record([
             e.id.to_string(),
             e.event_time.to_rfc3339(),
-            e.headline.clone(),
-            e.source.clone().unwrap_or_default(),
+            text(Some(&e.headline)),
+            text(e.source.as_deref()),
             e.articles.to_string(),
             opt(e.impact_score),
             opt(e.p_value),
             opt(e.q_value),
             e.significant.to_string(),
             e.model_dependent.to_string(),
-            e.not_ranked_reason.clone().unwrap_or_default(),
-            e.driver.clone().unwrap_or_default(),
-            e.top_kind.clone().unwrap_or_default(),
-            e.top_category.clone().unwrap_or_default(),
-            e.top_token.clone().unwrap_or_default(),
+            text(e.not_ranked_reason.as_deref()),
+            text(e.driver.as_deref()),
+            text(e.top_kind.as_deref()),
+            text(e.top_category.as_deref()),
+            text(e.top_token.as_deref()),
             opt_i(e.top_window_start.map(i64::from)),
             opt_i(e.top_window_end.map(i64::from)),
             e.top_pre_report.map(|b| b.to_string()).unwrap_or_default(),

@@ -22,6 +22,8 @@ use super::AppState;
 const MAX_ENTRIES: usize = 2_048;
 /// Larger pages are not cached.
 const MAX_BYTES: usize = 4 * 1024 * 1024;
+/// How long the data version may take before the cached page is served as it is.
+const VERSION_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Clone)]
 struct Page {
@@ -41,6 +43,14 @@ fn uncacheable(path: &str) -> bool {
     matches!(path, "/healthz" | "/metrics")
 }
 
+/// Whether a body's size is known and at most `max` bytes (rendered pages, JSON and CSV
+/// all know theirs).
+pub fn fits(body: &axum::body::Body, max: usize) -> bool {
+    http_body::Body::size_hint(body)
+        .exact()
+        .is_some_and(|n| n <= max as u64)
+}
+
 /// A weak ETag over a body (also used by the ETag middleware).
 pub fn etag_of(body: &[u8]) -> String {
     format!("W/\"{}\"", &hex::encode(sha2::Sha256::digest(body))[..32])
@@ -51,13 +61,30 @@ pub async fn serve_cached(State(state): State<AppState>, req: Request, next: Nex
         return next.run(req).await;
     }
     let key = req.uri().to_string();
-    let version = match sqlx::query_scalar!("SELECT version FROM data_version")
-        .fetch_one(&state.pool)
-        .await
-    {
-        Ok(v) => v,
-        // Without a version nothing can be trusted: render live.
-        Err(_) => return next.run(req).await,
+    let version = sqlx::query_scalar!("SELECT version FROM data_version").fetch_one(&state.pool);
+    let version = match tokio::time::timeout(VERSION_TIMEOUT, version).await {
+        Ok(Ok(v)) => v,
+        // The database is down or stuck: a page rendered before is better than none (it
+        // was right when the database last answered); without one, render live.
+        _ => {
+            let stale = state
+                .cache
+                .pages
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&key).cloned());
+            return match stale {
+                Some(p) => (
+                    [
+                        (header::CONTENT_TYPE, p.content_type),
+                        (header::ETAG, p.etag),
+                    ],
+                    p.body,
+                )
+                    .into_response(),
+                None => next.run(req).await,
+            };
+        }
     };
     let hit = state
         .cache
@@ -80,8 +107,13 @@ pub async fn serve_cached(State(state): State<AppState>, req: Request, next: Nex
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
+    // Only a body of known size within the limit is cached; a larger page (or a streamed
+    // one) goes out as it is, uncached.
+    if !fits(&body, MAX_BYTES) {
+        return Response::from_parts(parts, body);
+    }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BYTES).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "response too large").into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, "response body failed").into_response();
     };
     let etag = HeaderValue::from_str(&etag_of(&bytes)).ok();
     if let (Some(etag), Some(ct)) = (etag, parts.headers.get(header::CONTENT_TYPE).cloned()) {

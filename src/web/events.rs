@@ -151,16 +151,55 @@ fn blank(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The longest text filter taken (search text is cut to 200 characters instead).
+const MAX_FILTER_CHARS: usize = 200;
+
+/// A text parameter as PostgreSQL can take it: no NUL character, not absurdly long.
+fn text_param<'a>(name: &str, v: &'a Option<String>) -> Result<Option<&'a str>, String> {
+    match blank(v) {
+        Some(s) if s.contains('\0') => Err(format!("{name}: contains a NUL character")),
+        Some(s) if name != "q" && s.chars().count() > MAX_FILTER_CHARS => {
+            Err(format!("{name}: longer than {MAX_FILTER_CHARS} characters"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Days the list can filter on: PostgreSQL's dates reach far, but a filter before 1970
+/// or after 9999 is a typo.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
 impl ListFilter {
     pub fn parse(q: &ListQuery) -> Result<Self, String> {
         let date = |name: &str, v: &Option<String>| {
-            blank(v)
+            text_param(name, v)?
                 .map(|s| {
+                    use chrono::Datelike;
                     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                        .map_err(|_| format!("{name}: {s:?} is not a date (YYYY-MM-DD)"))
+                        .ok()
+                        .filter(|d| YEARS.contains(&d.year()))
+                        .ok_or_else(|| {
+                            format!("{name}: {s:?} is not a date (YYYY-MM-DD, years 1970 to 9999)")
+                        })
                 })
                 .transpose()
         };
+        for (name, v) in [
+            ("q", &q.q),
+            ("category", &q.category),
+            ("token", &q.token),
+            ("kind", &q.kind),
+            ("source", &q.source),
+            ("sort_category", &q.sort_category),
+            ("sort", &q.sort),
+            ("window", &q.window),
+            ("after", &q.after),
+            ("per_page", &q.per_page),
+            ("min_score", &q.min_score),
+            ("significant", &q.significant),
+        ] {
+            text_param(name, v)?;
+        }
         let min_score = blank(&q.min_score)
             .map(|s| {
                 s.parse::<f64>()
@@ -223,6 +262,30 @@ impl ListFilter {
             after,
             per_page,
         })
+    }
+
+    /// Panics unless PostgreSQL takes every value as given: no NUL character, dates in
+    /// range, finite numbers. For fuzzing and property tests.
+    pub fn assert_storable(&self) {
+        use chrono::Datelike;
+        for v in [
+            &self.q,
+            &self.category,
+            &self.token,
+            &self.kind,
+            &self.source,
+            &self.sort_category,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(!v.contains('\0'), "{v:?}");
+        }
+        for d in [self.from, self.to].into_iter().flatten() {
+            assert!(YEARS.contains(&d.year()), "{d}");
+        }
+        assert!(self.min_score.is_none_or(f64::is_finite));
+        assert!(self.after.is_none_or(|(k, _)| k.is_finite()));
     }
 
     /// The query string of this filter (without the cursor), for links.

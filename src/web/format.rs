@@ -83,6 +83,64 @@ pub fn window_words(w: Window, pre_report: bool, interval: BarInterval) -> Strin
     }
 }
 
+/// Query parameters whose values are credentials, by the words in their names.
+const SECRET_PARAM_WORDS: &[&str] = &[
+    "token",
+    "key",
+    "secret",
+    "pass",
+    "auth",
+    "sig",
+    "credential",
+    "session",
+    "jwt",
+];
+
+/// A URL as a public page may show it: no user name or password, and the values of
+/// query parameters that look like credentials (`?auth_token=…`, `api_key`, `sig`)
+/// replaced by `***`. Text that is not a URL is returned as it is.
+pub fn redact_url(s: &str) -> String {
+    let Ok(mut url) = url::Url::parse(s) else {
+        return s.to_string();
+    };
+    let mut changed = false;
+    if !url.username().is_empty() || url.password().is_some() {
+        let _ = url.set_username("***");
+        let _ = url.set_password(None);
+        changed = true;
+    }
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let lower = k.to_ascii_lowercase();
+            if SECRET_PARAM_WORDS.iter().any(|w| lower.contains(w)) {
+                changed = true;
+                (k.into_owned(), "***".to_string())
+            } else {
+                (k.into_owned(), v.into_owned())
+            }
+        })
+        .collect();
+    if !changed {
+        return s.to_string();
+    }
+    if url.query().is_some() {
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+/// `text` with every occurrence of `url` replaced by its redacted form (errors name the
+/// URL they failed on).
+pub fn redact_url_in(text: &str, url: &str) -> String {
+    let redacted = redact_url(url);
+    if redacted == url || url.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(url, &redacted)
+    }
+}
+
 pub fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }

@@ -83,6 +83,12 @@ async fn category(
     Path(slug): Path<String>,
 ) -> Result<Html<String>, WebError> {
     let pool = &state.pool;
+    // No category has a NUL character (PostgreSQL refuses one in text).
+    if slug.contains('\0') {
+        return Err(WebError::NotFound(format!(
+            "There is no category {slug:?}."
+        )));
+    }
     let cat = sqlx::query!("SELECT id, name FROM categories WHERE slug = $1", slug)
         .fetch_optional(pool)
         .await?
@@ -148,6 +154,9 @@ async fn token(
 ) -> Result<Html<String>, WebError> {
     let pool = &state.pool;
     let symbol = symbol.to_ascii_uppercase();
+    if symbol.contains('\0') {
+        return Err(WebError::NotFound(format!("There is no token {symbol:?}.")));
+    }
     let tok = sqlx::query!(
         "SELECT id, symbol, name FROM tokens WHERE symbol = $1",
         symbol

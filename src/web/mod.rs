@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod format;
 pub mod history;
 pub mod metrics;
+pub mod server;
 pub mod sources;
 
 use std::future::Future;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub metrics: metrics::Metrics,
     pub cache: cache::PageCache,
+    /// When `/healthz` last saw the database answer.
+    pub last_healthy: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             pool,
             metrics: metrics::Metrics::default(),
             cache: cache::PageCache::default(),
+            last_healthy: Default::default(),
         }
     }
 }
@@ -130,10 +134,14 @@ async fn etag(
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
+    // A larger (or streamed) body goes out without an ETag rather than failing.
+    if !cache::fits(&body, ETAG_MAX_BYTES) {
+        return axum::response::Response::from_parts(parts, body);
+    }
     let Ok(bytes) = axum::body::to_bytes(body, ETAG_MAX_BYTES).await else {
         return (
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "response too large",
+            "response body failed",
         )
             .into_response();
     };
@@ -155,23 +163,38 @@ async fn etag(
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-/// 200 "ok" when the database answers, 503 otherwise.
+/// How long `/healthz` waits for the database.
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// 200 "ok" when the database answers within [`HEALTH_TIMEOUT`], 503 otherwise: a check
+/// answers within a second whatever the database does (down, paused, saturated), and
+/// says when the database last answered.
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
-) -> (axum::http::StatusCode, &'static str) {
-    match sqlx::query_scalar!("SELECT 1 AS \"one!\"")
-        .fetch_one(&state.pool)
-        .await
-    {
-        Ok(_) => (axum::http::StatusCode::OK, "ok\n"),
-        Err(e) => {
-            tracing::warn!("health check failed: {e}");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "database unavailable\n",
-            )
+) -> (axum::http::StatusCode, String) {
+    let check = sqlx::query_scalar!("SELECT 1 AS \"one!\"").fetch_one(&state.pool);
+    let failure = match tokio::time::timeout(HEALTH_TIMEOUT, check).await {
+        Ok(Ok(_)) => {
+            if let Ok(mut last) = state.last_healthy.lock() {
+                *last = Some(std::time::Instant::now());
+            }
+            return (axum::http::StatusCode::OK, "ok\n".into());
         }
-    }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} ms", HEALTH_TIMEOUT.as_millis()),
+    };
+    tracing::warn!("health check failed: {failure}");
+    let last = state
+        .last_healthy
+        .lock()
+        .ok()
+        .and_then(|l| *l)
+        .map(|t| format!("; it last answered {} s ago", t.elapsed().as_secs()))
+        .unwrap_or_default();
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        format!("database unavailable ({failure}){last}\n"),
+    )
 }
 
 async fn not_found() -> WebError {
@@ -186,9 +209,18 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_limits(pool, addr, server::Limits::default(), on_bound, shutdown).await
+}
+
+/// [`serve`] with the connection limits given (tests shorten them).
+pub async fn serve_with_limits(
+    pool: PgPool,
+    addr: SocketAddr,
+    limits: server::Limits,
+    on_bound: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_bound(listener.local_addr()?);
-    axum::serve(listener, router(AppState::new(pool)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::run(listener, router(AppState::new(pool)), limits, shutdown).await
 }

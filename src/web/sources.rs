@@ -13,7 +13,7 @@ use crate::ingest::source_store;
 
 use super::error::WebError;
 use super::events::ago;
-use super::format::utc;
+use super::format::{redact_url, redact_url_in, utc};
 use super::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -163,7 +163,8 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
                 RunState {
                     last_status: r.last_status,
                     last_run: r.last_run_at,
-                    last_error: r.last_error,
+                    // Errors name the URL they failed on: shown redacted like the URL.
+                    last_error: r.last_error.map(|e| redact_url_in(&e, &r.url)),
                     failures_in_a_row: r.consecutive_failures,
                     next_due: r.next_due_at,
                     claimed_by: r.claimed_by,
@@ -174,7 +175,8 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
             runs: r.runs,
             failures: r.failed_runs,
             kind: r.kind,
-            url: r.url,
+            // A public page: credentials in a source's URL are not shown.
+            url: redact_url(&r.url),
             articles: r.articles,
             events: r.events,
             latest: r.latest_article.map(utc).unwrap_or_else(|| "–".into()),
@@ -209,14 +211,17 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
         .into_iter()
         .map(|r| RunRow {
             source: r.source,
-            input: r.input,
+            input: redact_url(&r.input),
             finished: utc(r.finished_at),
             status: r.status,
             counts: format!(
                 "{} items, {} new, {} already stored, {} skipped",
                 r.fetched, r.new, r.duplicates, r.skipped
             ),
-            error: r.error.unwrap_or_default(),
+            error: r
+                .error
+                .map(|e| redact_url_in(&e, &r.input))
+                .unwrap_or_default(),
         })
         .collect();
     let page = SourcesPage {
