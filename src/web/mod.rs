@@ -164,7 +164,7 @@ async fn etag(
 }
 
 /// How long `/healthz` waits for the database.
-const HEALTH_TIMEOUT: Duration = Duration::from_millis(800);
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(700);
 
 /// 200 "ok" when the database answers within [`HEALTH_TIMEOUT`], 503 otherwise: a check
 /// answers within a second whatever the database does (down, paused, saturated), and
