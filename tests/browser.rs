@@ -41,9 +41,84 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// What a page looks like at one window size.
+#[derive(Debug)]
+struct Layout {
+    inner_width: f64,
+    inner_height: f64,
+    scroll_width: f64,
+    /// (selector, top, bottom) of the first element each selector finds.
+    first: Vec<(String, f64, f64)>,
+    /// The smallest rendered size of any visible chart text, in CSS pixels.
+    smallest_chart_text: Option<f64>,
+}
+
+async fn layout_at(
+    c: &fantoccini::Client,
+    url: &str,
+    width: u32,
+    height: u32,
+    first: &[&str],
+) -> Layout {
+    // The window is larger than its viewport by the browser's frame: size the viewport.
+    c.set_window_size(width, height).await.unwrap();
+    let inner = c
+        .execute("return [innerWidth, innerHeight];", vec![])
+        .await
+        .unwrap();
+    let (iw, ih) = (
+        inner[0].as_u64().unwrap_or(width.into()) as u32,
+        inner[1].as_u64().unwrap_or(height.into()) as u32,
+    );
+    c.set_window_size(2 * width - iw.min(width), 2 * height - ih.min(height))
+        .await
+        .unwrap();
+    c.goto(url).await.unwrap();
+    let v = c
+        .execute(
+            r#"
+            const sels = arguments[0];
+            const first = sels.map(s => {
+              const el = document.querySelector(s);
+              if (!el) return [s, -1, -1];
+              const r = el.getBoundingClientRect();
+              return [s, r.top, r.bottom];
+            });
+            let smallest = null;
+            for (const svg of document.querySelectorAll("svg")) {
+              const box = svg.getBoundingClientRect();
+              const vb = svg.viewBox && svg.viewBox.baseVal;
+              if (box.width === 0 || !vb || vb.width === 0) continue;
+              const scale = box.width / vb.width;
+              for (const t of svg.querySelectorAll("text")) {
+                const size = parseFloat(t.getAttribute("font-size") || getComputedStyle(t).fontSize) * scale;
+                if (smallest === null || size < smallest) smallest = size;
+              }
+            }
+            return [innerWidth, innerHeight, document.documentElement.scrollWidth, first, smallest];
+            "#,
+            vec![serde_json::json!(first)],
+        )
+        .await
+        .unwrap();
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    Layout {
+        inner_width: f(&v[0]),
+        inner_height: f(&v[1]),
+        scroll_width: f(&v[2]),
+        first: v[3]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x[0].as_str().unwrap().to_string(), f(&x[1]), f(&x[2])))
+            .collect(),
+        smallest_chart_text: v[4].as_f64(),
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver); CI runs it"]
-async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_sees_the_tables_and_chart() {
+async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_every_page_fits_every_screen() {
     // Both rustls back-ends are linked in (sqlx, reqwest, fantoccini): pick one.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let db = common::test_db().await;
@@ -93,6 +168,8 @@ async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_sees_the_tables_and
                      "--no-first-run", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", "--window-size=1280,2000",
+                     // Overlay scrollbars, as on phones: the layout gets the full width.
+                     "--hide-scrollbars",
                      format!("--user-data-dir={}", profile.path().display())]
         }),
     );
@@ -118,7 +195,14 @@ async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_sees_the_tables_and
         c.title().await.unwrap(),
         "Events ranked by market impact · Catalyst"
     );
-    c.find(Locator::Css("select[name=category]"))
+    // The filters sit behind one line: open them, pick AI, apply.
+    c.find(Locator::Css("details.filters > summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.filters select[name=category]"))
         .await
         .unwrap()
         .select_by_value("ai")
@@ -133,6 +217,15 @@ async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_sees_the_tables_and
     // The click starts a navigation; wait for it rather than race it.
     let url = wait_for_url(&c, |u| u.contains("category=ai")).await;
     assert!(url.contains("category=ai"), "{url}");
+    // The active filter shows as a chip that removes it.
+    let chip = c
+        .find(Locator::Css(".chips a.chip"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(chip.starts_with("category: ai"), "{chip}");
     c.find(Locator::XPath(
         "//a[contains(., 'DeepSeek R1 triggers AI sell-off')]",
     ))
@@ -141,7 +234,7 @@ async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_sees_the_tables_and
     .click()
     .await
     .unwrap();
-    wait_for_url(&c, |u| u.contains("/events/")).await;
+    let event_url = wait_for_url(&c, |u| u.contains("/events/")).await;
     let heading = c
         .find(Locator::Css("h1"))
         .await
@@ -153,9 +246,27 @@ async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_sees_the_tables_and
         heading.starts_with("Crypto market nosedives 6.4%"),
         "{heading}"
     );
+    // A day-precision time says so.
+    let time = c
+        .find(Locator::Css(".event-meta time"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(time, "2025-01-27 (time of day unknown)");
 
-    // The category table has the AI row with its CAAR; the CAAR chart drew its lines.
-    let rows = c.find_all(Locator::Css("table tr")).await.unwrap();
+    // Open the categories section: the AI row has its CAAR, the CAAR chart its lines.
+    c.find(Locator::Css("#categories > summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rows = c
+        .find_all(Locator::Css("#categories table tr"))
+        .await
+        .unwrap();
     let mut ai_row = None;
     for r in rows {
         let text = r.text().await.unwrap();
@@ -166,29 +277,69 @@ async fn a_reader_filters_to_ai_opens_the_deepseek_event_and_sees_the_tables_and
     }
     let ai_row = ai_row.expect("AI row in the category table");
     assert!(ai_row.contains('%'), "{ai_row}");
-    let paths = c.find_all(Locator::Css("svg.chart path")).await.unwrap();
-    assert!(
-        paths.len() >= 3,
-        "chart lines and band drawn: {}",
-        paths.len()
-    );
-    let size = c
-        .find(Locator::Css("svg.chart"))
-        .await
-        .unwrap()
-        .rectangle()
+    let paths = c
+        .find_all(Locator::Css("#categories svg.wide-chart path"))
         .await
         .unwrap();
     assert!(
-        size.2 > 300.0 && size.3 > 100.0,
-        "chart has a size on screen: {size:?}"
+        paths.len() >= 2,
+        "chart lines and bands drawn: {}",
+        paths.len()
     );
 
-    let png = c.screenshot().await.unwrap();
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("deepseek-event.png");
-    std::fs::write(&out, &png).unwrap();
-    assert!(png.starts_with(b"\x89PNG"));
-    eprintln!("screenshot: {}", out.display());
+    // Every page at a phone's, a tablet's and a desktop's width: no sideways scrolling,
+    // the answer within the first screen, no chart text under 11 px.
+    let category = format!("http://{addr}/categories/ai");
+    let token = format!("http://{addr}/tokens/RENDER");
+    let list = format!("http://{addr}/");
+    let shots = std::env::var_os("CATALYST_SCREENSHOTS").map(std::path::PathBuf::from);
+    for (w, h) in [(390u32, 844u32), (768, 1024), (1440, 900)] {
+        for (name, url, first) in [
+            ("list", list.as_str(), &["ol.events li.event"][..]),
+            (
+                "event",
+                event_url.as_str(),
+                &["#verdict", "#price-chart"][..],
+            ),
+            ("category", category.as_str(), &["figure"][..]),
+            ("token", token.as_str(), &["figure"][..]),
+        ] {
+            let layout = layout_at(&c, url, w, h, first).await;
+            assert_eq!(
+                (layout.inner_width, layout.inner_height),
+                (f64::from(w), f64::from(h)),
+                "the viewport"
+            );
+            assert!(
+                layout.scroll_width <= layout.inner_width,
+                "{name} at {w}px scrolls sideways: {layout:?}"
+            );
+            for (sel, top, bottom) in &layout.first {
+                assert!(
+                    *top >= 0.0 && *top < layout.inner_height,
+                    "{name} at {w}x{h}: {sel} starts below the first screen: {layout:?}"
+                );
+                // The list's first row and the verdict are whole on the first screen;
+                // a chart at least begins there with its upper half.
+                let whole = sel.contains("li.event") || sel.contains("verdict");
+                let need = if whole { *bottom } else { (top + bottom) / 2.0 };
+                assert!(
+                    need <= layout.inner_height,
+                    "{name} at {w}x{h}: {sel} not within the first screen: {layout:?}"
+                );
+            }
+            assert!(
+                layout.smallest_chart_text.is_none_or(|px| px >= 11.0),
+                "{name} at {w}px: chart text of {:?} px",
+                layout.smallest_chart_text
+            );
+            if let Some(dir) = &shots {
+                std::fs::create_dir_all(dir).unwrap();
+                let png = c.screenshot().await.unwrap();
+                std::fs::write(dir.join(format!("{name}-{w}.png")), png).unwrap();
+            }
+        }
+    }
 
     c.close().await.unwrap();
     let _ = stop_tx.send(());

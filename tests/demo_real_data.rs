@@ -161,7 +161,7 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     let list = get("/".into()).await;
     // A page of 50 of the 102 stories, the strongest first: ADA's +28% in the hour after
     // the crypto-reserve post.
-    let rows: Vec<&str> = list.split("<tr").skip(2).collect();
+    let rows: Vec<&str> = list.split("<li class=\"event ").skip(1).collect();
     assert_eq!(rows.len(), 50);
     assert!(list.contains("rel=\"next\""));
     assert!(
@@ -169,14 +169,19 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
         "{}",
         rows[0]
     );
-    assert!(rows[0].contains("ADA, the first hour"), "{}", rows[0]);
+    assert!(
+        rows[0].contains("<span class=\"asset\">ADA</span>")
+            && rows[0].contains("<span class=\"window\">in the first hour</span>"),
+        "{}",
+        rows[0]
+    );
     // The curated file has 8 events of kind "macro".
     let want = catalyst::cli::demo::CURATED_EVENTS
         .lines()
         .filter(|l| l.contains(",macro,"))
         .count();
     let macro_list = get("/?kind=macro".into()).await;
-    assert_eq!(macro_list.split("<tr").skip(2).count(), want);
+    assert_eq!(macro_list.split("<li class=\"event ").skip(1).count(), want);
     let page = get(format!("/events/{event_id}")).await;
     let ai_row = page
         .split("<tr")

@@ -85,7 +85,7 @@ fn price_csv_inputs_never_panic() {
 
 #[test]
 fn query_string_inputs_never_panic() {
-    use catalyst::web::events::{ListFilter, ListQuery};
+    use catalyst::web::list_query::{ListFilter, ListQuery};
     let all = inputs("query_params");
     assert!(all.len() >= 4, "the seed corpus is missing");
     for (name, data) in all {
@@ -115,7 +115,7 @@ fn query_string_inputs_never_panic() {
 /// PostgreSQL takes (a deterministic stand-in for the fuzzer, run on every test).
 #[test]
 fn random_query_strings_are_refused_or_storable() {
-    use catalyst::web::events::{ListFilter, ListQuery};
+    use catalyst::web::list_query::{ListFilter, ListQuery};
     let names = [
         "q",
         "category",

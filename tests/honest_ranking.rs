@@ -37,12 +37,34 @@ async fn get(pool: &sqlx::PgPool, path: &str) -> String {
     .unwrap()
 }
 
-/// Every story of the demo: the API's figures equal the CSV's, the list row shows them,
-/// and the event page's verdict and evidence table show the same numbers and labels.
+/// The text of the one element under `scope` that carries `field` (the API's name for the
+/// figure it shows), or None when there is none.
+fn field(scope: scraper::ElementRef, name: &str) -> Option<String> {
+    let sel = scraper::Selector::parse(&format!("[data-field=\"{name}\"]")).unwrap();
+    let mut found = scope.select(&sel);
+    let one = found.next()?;
+    assert!(found.next().is_none(), "{name} shown twice in one place");
+    Some(one.text().collect::<String>().trim().to_string())
+}
+
+fn text_of(scope: scraper::ElementRef, css: &str) -> Option<String> {
+    let sel = scraper::Selector::parse(css).unwrap();
+    scope
+        .select(&sel)
+        .next()
+        .map(|e| e.text().collect::<String>().trim().to_string())
+}
+
+/// Every story of the demo: the API's figures equal the CSV's; the list row and the event
+/// page show each under the API's name (`data-field`) with the same text; the badge says
+/// the same asset and window as the API; the counts over the list agree.
 async fn same_numbers_everywhere(pool: &sqlx::PgPool) {
     let api: Value = serde_json::from_str(&get(pool, "/api/v1/events?per_page=200").await).unwrap();
     let events = api["events"].as_array().unwrap();
     assert_eq!(events.len(), 102);
+    assert_eq!(api["counts"]["events"], 102);
+    let significant = events.iter().filter(|e| e["significant"] == true).count();
+    assert_eq!(api["counts"]["significant"], significant as i64);
     let csv = get(pool, "/events.csv?per_page=200").await;
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header = reader.headers().unwrap().clone();
@@ -54,7 +76,15 @@ async fn same_numbers_everywhere(pool: &sqlx::PgPool) {
             (r[col("id")].parse().unwrap(), r)
         })
         .collect();
-    let list = get(pool, "/?per_page=200").await;
+    assert_eq!(rows.len(), 102);
+    let list_html = get(pool, "/?per_page=200").await;
+    let list = scraper::Html::parse_document(&list_html);
+    let root = list.root_element();
+    assert_eq!(text_of(root, "[data-count=events]").as_deref(), Some("102"));
+    assert_eq!(
+        text_of(root, "[data-count=significant]"),
+        Some(significant.to_string())
+    );
     let f = |v: &Value| v.as_f64();
     for e in events {
         let id = e["id"].as_i64().unwrap();
@@ -77,27 +107,64 @@ async fn same_numbers_everywhere(pool: &sqlx::PgPool) {
                 (a, b) => assert_eq!(a, b, "event {id}: {name} in the CSV and the API"),
             }
         }
-        let row = list
-            .split("<tr")
-            .find(|row| row.contains(&format!("href=\"/events/{id}\"")))
+        assert_eq!(
+            &r[col("time_precision")],
+            e["time_precision"].as_str().unwrap()
+        );
+        let sel = scraper::Selector::parse(&format!("li.event[data-event=\"{id}\"]")).unwrap();
+        let row = root
+            .select(&sel)
+            .next()
             .unwrap_or_else(|| panic!("event {id} not in the list"));
-        let page = get(pool, &format!("/events/{id}")).await;
+        let page_html = get(pool, &format!("/events/{id}")).await;
+        let page = scraper::Html::parse_document(&page_html);
+        let page_root = page.root_element();
+        let verdict = text_of(page_root, "#verdict").unwrap_or_default();
         let score = num(f(&e["impact_score"]));
         if let Some(why) = e["not_ranked_reason"].as_str() {
-            assert!(row.contains(&format!("not ranked: {why}")), "{row}");
-            assert!(page.contains(&format!("Not ranked: {why}.")), "event {id}");
+            assert_eq!(text_of(row, ".badge").as_deref(), Some("not ranked"));
+            assert!(row.text().collect::<String>().contains(why), "event {id}");
+            assert_eq!(verdict, format!("Not ranked: {why}."), "event {id}");
             continue;
         }
+        // The same figures under the same names on the list row and the event page.
+        let figures = [
+            ("impact_score", score.clone()),
+            ("p_value", p_small(f(&e["p_value"]))),
+            ("q_value", catalyst::web::format::p_value(f(&e["q_value"]))),
+            ("top_move", pct(f(&e["top_move"]))),
+            ("market_return", pct(f(&e["market_return"]))),
+        ];
+        for (name, want) in &figures {
+            assert_eq!(
+                field(page_root, name).as_deref(),
+                Some(want.as_str()),
+                "event {id}: {name} on the event page"
+            );
+            let same_move = !e["credited_to"].is_null();
+            if same_move && matches!(*name, "impact_score" | "p_value" | "q_value") {
+                // A same-move row names the lead story instead of its own score.
+                assert_eq!(field(row, name), None, "event {id}: {name}");
+            } else {
+                assert_eq!(
+                    field(row, name).as_deref(),
+                    Some(want.as_str()),
+                    "event {id}: {name} in the list row"
+                );
+            }
+        }
+        // The verdict says score and p; a same-move story says its own in the evidence.
+        let said = if e["credited_to"].is_null() {
+            verdict.clone()
+        } else {
+            text_of(page_root, "#evidence").unwrap_or_default()
+        };
         assert!(
-            row.contains(&score),
-            "event {id}: score {score} in the list row"
-        );
-        assert!(
-            page.contains(&format!(
+            said.contains(&format!(
                 "score {score}, corrected p {}",
                 p_small(f(&e["p_value"]))
             )),
-            "event {id}: score and p on the page"
+            "event {id}: score and p in the verdict: {said}"
         );
         let window = window_words(
             Window::new(
@@ -107,6 +174,24 @@ async fn same_numbers_everywhere(pool: &sqlx::PgPool) {
             e["top_pre_report"].as_bool().unwrap(),
             BarInterval::Hour,
         );
+        let asset = match e["top_kind"].as_str() {
+            Some("market") => "market (BTC)".to_string(),
+            Some("target-token") => e["top_token"].as_str().unwrap().to_string(),
+            _ => e["top_category"].as_str().unwrap().to_string(),
+        };
+        // The badge says the same asset and window on the list and the page.
+        for (place, scope) in [("list row", row), ("event page", page_root)] {
+            assert_eq!(
+                text_of(scope, ".badge .asset").as_deref(),
+                Some(asset.as_str()),
+                "event {id}: the badge's asset on the {place}"
+            );
+            assert_eq!(
+                text_of(scope, ".badge .window"),
+                Some(format!("in {window}")),
+                "event {id}: the badge's window on the {place}"
+            );
+        }
         let moved = f(&e["top_move"]);
         let top_row = format!(
             "★</td><td>{window}</td><td class=\"num {}\">{}</td>",
@@ -114,31 +199,28 @@ async fn same_numbers_everywhere(pool: &sqlx::PgPool) {
             pct(moved)
         );
         assert!(
-            page.contains(&top_row),
+            page_html.contains(&top_row),
             "event {id}: the evidence table's top row {top_row}"
         );
-        if e["credited_to"].is_null() {
+        if let Some(lead) = e["credited_to"].as_i64() {
+            let sel = scraper::Selector::parse(&format!("a[href=\"/events/{lead}\"]")).unwrap();
             assert!(
-                row.contains(&format!(", {window}")),
-                "event {id}: window in the list row"
+                row.select(&sel).next().is_some(),
+                "event {id}: link to {lead}"
             );
-            assert!(
-                row.contains(&pct(moved)),
-                "event {id}: move in the list row"
-            );
-            // "<0.001" is HTML-escaped on the page (askama writes &#60;).
-            let q = catalyst::web::format::p_value(f(&e["q_value"])).replace('<', "&#60;");
-            assert!(
-                row.contains(&format!("q {q}")),
-                "event {id}: q in the list row"
-            );
+            assert!(verdict.starts_with("Same move as"), "event {id}");
+            assert_eq!(text_of(row, ".badge .sig").as_deref(), Some("same move"));
         } else {
-            let lead = e["credited_to"].as_i64().unwrap();
-            assert!(
-                row.contains(&format!("same move as <a href=\"/events/{lead}\">")),
-                "{row}"
+            let sig = if e["significant"] == true {
+                "significant"
+            } else {
+                "not significant"
+            };
+            assert_eq!(
+                text_of(row, ".badge .sig").as_deref(),
+                Some(sig),
+                "event {id}"
             );
-            assert!(page.contains("Same move as"), "event {id}");
         }
     }
 }

@@ -369,7 +369,7 @@ async fn the_event_page_says_why_each_tag_was_made() {
     let hack = event_of(pool, HACK_A).await;
     let (status, page) = get_page(&state, &format!("/events/{hack}")).await;
     assert_eq!(status, StatusCode::OK);
-    let why = &page[page.find("Why these tags").expect("the section is there")..];
+    let why = &page[page.find("id=\"why-tags\"").expect("the section is there")..];
     // Per article: its title, then each tag with matched text and rule.
     assert!(
         why.contains("Bybit hack: $1.5 billion in ether stolen"),
@@ -394,7 +394,7 @@ async fn the_event_page_says_why_each_tag_was_made() {
     // A colliding ticker: kept, flagged, and the reason shown.
     let grt = event_of(pool, GRT).await;
     let (_, page) = get_page(&state, &format!("/events/{grt}")).await;
-    let why = &page[page.find("Why these tags").unwrap()..];
+    let why = &page[page.find("id=\"why-tags\"").unwrap()..];
     assert!(why.contains("<tr class=\"ambiguous\"><td>GRT (The Graph)</td><td>“GRT”</td><td>ticker</td><td>–</td><td>ambiguous: GRT is also the ticker"), "{why}");
     let stored: (bool, Option<String>) = sqlx::query_as(
         "SELECT ambiguous, note FROM article_token_tags g JOIN tokens t ON t.id = g.token_id WHERE t.symbol = 'GRT'",
@@ -653,6 +653,7 @@ async fn the_same_new_story_stored_by_two_workers_at_once_is_one_event() {
             author: None,
             categories: Vec::new(),
             declared_tickers: Vec::new(),
+            time_precision: Default::default(),
         };
         let a = [item("wire-a", "The exchange says client funds are safe.")];
         let b = [item(
@@ -707,6 +708,7 @@ async fn backfilled_story_features_let_new_articles_join_old_events() {
         author: None,
         categories: Vec::new(),
         declared_tickers: Vec::new(),
+        time_precision: Default::default(),
     };
     // Two old articles, as a database from before migration 0003 holds them.
     for subject in ["Bybit", "Kraken"] {

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use catalyst::web::events::{ListFilter, ListQuery};
+use catalyst::web::list_query::{ListFilter, ListQuery};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -129,6 +129,45 @@ pub struct NewsItem {
     pub categories: Vec<String>,
     /// Tickers the article page declares about itself (see `article`); empty for feeds.
     pub declared_tickers: Vec<String>,
+    /// How exactly `published_at` is known.
+    pub time_precision: TimePrecision,
+}
+
+/// How exactly a publication time is known. A feed says so with a category in the
+/// `time-precision` domain (`<category domain="time-precision">day</category>`): a
+/// curated list often knows only the day of a report, and its "10:00" is a placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimePrecision {
+    /// To the minute or better.
+    #[default]
+    Exact,
+    /// To the hour.
+    Hour,
+    /// Only the day: the time of day is a placeholder.
+    Day,
+}
+
+impl TimePrecision {
+    /// The domain (RSS) or scheme (Atom) of the category that carries it.
+    pub const DOMAIN: &'static str = "time-precision";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimePrecision::Exact => "exact",
+            TimePrecision::Hour => "hour",
+            TimePrecision::Day => "day",
+        }
+    }
+
+    /// "exact" (or "minute", "second"), "hour" or "day"; anything else is not a precision.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "exact" | "minute" | "second" => Some(TimePrecision::Exact),
+            "hour" => Some(TimePrecision::Hour),
+            "day" | "date" => Some(TimePrecision::Day),
+            _ => None,
+        }
+    }
 }
 
 /// A parsed feed: its title, its usable items, and why the others were skipped.
@@ -202,9 +241,19 @@ pub fn parse_at(bytes: &[u8], input: &str, now: DateTime<Utc>) -> Result<ParsedF
             .first()
             .and_then(|p| p.name.as_deref().map(collapse_whitespace))
             .filter(|a| !a.is_empty());
+        let is_precision = |c: &feed_rs::model::Category| {
+            c.scheme.as_deref().map(str::trim) == Some(TimePrecision::DOMAIN)
+        };
+        let time_precision = entry
+            .categories
+            .iter()
+            .filter(|c| is_precision(c))
+            .find_map(|c| TimePrecision::parse(&c.term))
+            .unwrap_or_default();
         let categories = entry
             .categories
             .iter()
+            .filter(|c| !is_precision(c))
             .map(|c| c.term.trim().to_string())
             .filter(|c| !c.is_empty())
             .collect();
@@ -217,6 +266,7 @@ pub fn parse_at(bytes: &[u8], input: &str, now: DateTime<Utc>) -> Result<ParsedF
             author,
             categories,
             declared_tickers: Vec::new(),
+            time_precision,
         };
         match super::limits::clean_item(item, &format!("item {position}")) {
             Ok(item) => out.items.push(item),
@@ -338,6 +388,19 @@ mod tests {
 </channel></rss>"#;
 
     #[test]
+    fn a_time_precision_category_is_read_and_not_kept_as_a_category() {
+        let rss = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>DeepSeek R1 tops the app store</title><guid isPermaLink="false">c:1</guid>
+<pubDate>Mon, 27 Jan 2025 10:00:00 +0000</pubDate><category>ai</category>
+<category domain="time-precision">day</category></item></channel></rss>"#;
+        let item = &parse(rss.as_bytes(), "t.xml").unwrap().items[0];
+        assert_eq!(item.time_precision, TimePrecision::Day);
+        assert_eq!(item.categories, vec!["ai"]);
+        assert_eq!(TimePrecision::parse(" Hour "), Some(TimePrecision::Hour));
+        assert_eq!(TimePrecision::parse("weekly"), None);
+    }
+
+    #[test]
     fn rss_items_are_normalised() {
         let feed = parse(RSS.as_bytes(), "test.xml").unwrap();
         assert_eq!(feed.title.as_deref(), Some("Test News"));
@@ -348,6 +411,7 @@ mod tests {
         assert_eq!(item.url.as_deref(), Some("https://news.example.com/a"));
         assert_eq!(item.published_at.to_rfc3339(), "2025-01-27T10:00:00+00:00");
         assert_eq!(item.categories, vec!["ai"]);
+        assert_eq!(item.time_precision, TimePrecision::Exact);
         assert_eq!(feed.skipped.len(), 1);
         assert!(feed.skipped[0].contains("no publication date"));
     }

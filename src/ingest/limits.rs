@@ -124,6 +124,7 @@ mod tests {
             author: None,
             categories: vec![],
             declared_tickers: vec![],
+            time_precision: Default::default(),
         }
     }
 

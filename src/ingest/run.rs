@@ -145,6 +145,7 @@ pub async fn collect(
             author: meta.author,
             categories: Vec::new(),
             declared_tickers: meta.tickers,
+            time_precision: Default::default(),
         };
         match super::limits::clean_item(item, &format!("article {}", entry.url)) {
             Ok(item) => batch.items.push(item),

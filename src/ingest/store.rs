@@ -106,6 +106,31 @@ pub async fn store_item(
     .fetch_one(&mut *conn)
     .await?;
     if duplicate {
+        // A feed may correct how exactly it knows an item's time (a curated list later
+        // marking a placeholder hour as day-precision): take that, nothing else.
+        let fixed = sqlx::query_scalar!(
+            r#"UPDATE articles SET time_precision = $3
+               WHERE (canonical_url = $1 OR (source_id = $2 AND guid = $4))
+                 AND time_precision <> $3
+               RETURNING event_id"#,
+            item.url,
+            source_id,
+            item.time_precision.as_str(),
+            item.guid
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        if !fixed.is_empty() {
+            sqlx::query!(
+                r#"UPDATE events e SET time_precision = COALESCE(
+                     (SELECT a.time_precision FROM articles a WHERE a.event_id = e.id
+                      ORDER BY a.published_at, a.id LIMIT 1), e.time_precision)
+                   WHERE e.id = ANY($1)"#,
+                &fixed
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
         return Ok(Stored::Duplicate);
     }
 
@@ -137,8 +162,9 @@ pub async fn store_item(
 
     let article_id = sqlx::query_scalar!(
         r#"INSERT INTO articles
-             (source_id, event_id, canonical_url, guid, title, summary, author, published_at, content_hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             (source_id, event_id, canonical_url, guid, title, summary, author, published_at,
+              content_hash, time_precision)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            RETURNING id"#,
         source_id,
         event_id,
@@ -148,7 +174,8 @@ pub async fn store_item(
         item.summary,
         item.author,
         item.published_at,
-        hash
+        hash,
+        item.time_precision.as_str()
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -160,9 +187,10 @@ pub async fn store_item(
         r#"UPDATE events e SET
              event_time = first.published_at,
              headline = first.title,
+             time_precision = first.time_precision,
              kind = COALESCE(e.kind, $2),
              updated_at = now()
-           FROM (SELECT published_at, title FROM articles WHERE event_id = $1
+           FROM (SELECT published_at, title, time_precision FROM articles WHERE event_id = $1
                  ORDER BY published_at, id LIMIT 1) AS first
            WHERE e.id = $1"#,
         event_id,

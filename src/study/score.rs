@@ -169,7 +169,8 @@ const NOT_TAGGED: &str = "it names no tracked token or category (it is kept and 
 const ONLY_MENTIONS: &str =
     "tracked markets are only mentioned in passing (see Why these tags), so nothing the story \
      is about can be measured";
-const NOT_MEASURABLE: &str = "none of its subjects can be measured: categories need enough tokens \
+pub const NOT_MEASURABLE: &str =
+    "none of its subjects can be measured: categories need enough tokens \
      with prices, tokens need prices over the estimation window and every bar around the report";
 
 impl<'a> Scorer<'a> {

@@ -1,5 +1,6 @@
 //! Machine interfaces: JSON under `/api/v1/` and the CSV export of the list view. Same
-//! filters and pages as `/` (see `events::ListQuery`); errors are JSON too.
+//! filters and pages as `/` (see `list_query::ListQuery`); errors under `/api/` are JSON
+//! too, unknown paths included.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -8,9 +9,19 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use super::api_types::{
+    ArticleOut, CategoryOut, CategoryResultOut, CategoryTagOut, EventDetail, HistoryOut,
+    HistoryRow, MarketMoveOut, ScoreOut, TokenOut, TokenResultOut, TokenTagOut,
+};
 use super::error::WebError;
-use super::events::{current_run, fetch_list, ListItem, ListQuery};
+use super::history::ranking;
+use super::history_query as hq;
+use super::list_query::{
+    fetch_list, overview, prev_page, ListCounts, ListItem, ListQuery, PrevPage, SortOrder,
+};
+use super::run::current_run;
 use super::AppState;
+use crate::study::engine::Window;
 use crate::study::export::spreadsheet_safe;
 
 /// The OpenAPI description of these routes, served at `/api/v1/openapi.json`.
@@ -20,8 +31,14 @@ use crate::study::export::spreadsheet_safe;
         title = "Catalyst API",
         description = "News events ranked by their market impact, with the event study behind each rank."
     ),
-    paths(events, event, categories, tokens, events_csv),
-    components(schemas(ListItem, EventsPage, ErrorBody))
+    paths(events, event, categories, tokens, category_events, token_events, events_csv),
+    components(schemas(
+        ListItem, EventsPage, ErrorBody, ListCounts, SortOrder, EventDetail, ArticleOut,
+        TokenTagOut, CategoryTagOut, ScoreOut, MarketMoveOut, CategoryResultOut,
+        TokenResultOut, CategoryOut, TokenOut, HistoryOut, HistoryRow
+    )),
+    tags((name = "events", description = "The ranked list and one event"),
+         (name = "taxonomy", description = "Categories and tokens, and their histories"))
 )]
 pub struct ApiDoc;
 
@@ -32,7 +49,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/events/{id}", get(event))
         .route("/api/v1/categories", get(categories))
         .route("/api/v1/tokens", get(tokens))
+        .route("/api/v1/categories/{slug}/events", get(category_events))
+        .route("/api/v1/tokens/{symbol}/events", get(token_events))
         .route("/events.csv", get(events_csv))
+        .route("/api/{*rest}", get(unknown).post(unknown))
+        .route("/api/v1", get(unknown))
+}
+
+/// Any other path under `/api/`: a JSON 404, not the HTML page.
+async fn unknown(uri: axum::http::Uri) -> ApiError {
+    ApiError(WebError::NotFound(format!(
+        "There is no API endpoint {}; see /api for the reference.",
+        uri.path()
+    )))
 }
 
 /// The JSON twin of [`WebError`]: `{"error": "..."}` with the same status.
@@ -83,29 +112,52 @@ pub struct ErrorBody {
 pub struct EventsPage {
     events: Vec<ListItem>,
     /// Pass as `after` for the next page; null on the last page.
+    #[schema(example = "1.23_45")]
     next: Option<String>,
+    /// Pass as `after` for the previous page; "" when it is the first page, null on the
+    /// first page itself.
+    prev: Option<String>,
+    /// Over every page of these filters.
+    counts: ListCounts,
+    /// The study run the scores come from.
     run_id: Option<i64>,
 }
 
 /// Events ranked by impact (or by time, or by a category's |CAAR|), with the filters of `/`.
 #[utoipa::path(get, path = "/api/v1/events", params(ListQuery),
+    tag = "events",
     responses((status = 200, body = EventsPage), (status = 400, body = ErrorBody)))]
 async fn events(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<EventsPage>, ApiError> {
-    let r = fetch_list(&state.pool, &query).await?;
+    let pool = &state.pool;
+    let r = fetch_list(pool, &query).await?;
+    let (counts, _) = overview(pool, &r.filter, r.run.as_ref()).await?;
+    let prev = match r.items.first() {
+        Some(first) if r.filter.after.is_some() => {
+            prev_page(pool, &r.filter, r.run.as_ref(), (first.sort_key, first.id)).await?
+        }
+        _ => PrevPage::None,
+    };
     Ok(Json(EventsPage {
         events: r.items,
         next: r.next_after,
+        prev: match prev {
+            PrevPage::None => None,
+            PrevPage::First => Some(String::new()),
+            PrevPage::After(c) => Some(c),
+        },
+        counts,
         run_id: r.run.map(|r| r.0),
     }))
 }
 
 /// The CSV export's columns: the `ListItem` fields of the API, named alike.
-pub const CSV_COLUMNS: [&str; 25] = [
+pub const CSV_COLUMNS: [&str; 26] = [
     "id",
     "event_time",
+    "time_precision",
     "headline",
     "source",
     "articles",
@@ -131,14 +183,18 @@ pub const CSV_COLUMNS: [&str; 25] = [
     "episode_size",
 ];
 
-/// The list view as CSV, one row per event, same filters and page.
-#[utoipa::path(get, path = "/events.csv", params(ListQuery),
-    responses((status = 200, description = "CSV, one row per event", content_type = "text/csv")))]
+/// The list view as CSV, one row per event, same filters and page (up to 200 rows per
+/// page: follow the `Link: rel="next"` header for the next). `X-Row-Count` says how many
+/// rows it holds, `X-Total-Count` how many events match over every page.
+#[utoipa::path(get, path = "/events.csv", params(ListQuery), tag = "events",
+    responses((status = 200, description = "CSV, one row per event (columns: the list's fields)", content_type = "text/csv"),
+              (status = 400, description = "A bad parameter, named in the body")))]
 async fn events_csv(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let r = fetch_list(&state.pool, &query).await?;
+    let (counts, _) = overview(&state.pool, &r.filter, r.run.as_ref()).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| WebError::BadRequest(format!("CSV export failed: {e}"));
     w.write_record(CSV_COLUMNS).map_err(io)?;
@@ -150,6 +206,7 @@ async fn events_csv(
         w.write_record([
             e.id.to_string(),
             e.event_time.to_rfc3339(),
+            e.time_precision.clone(),
             text(Some(&e.headline)),
             text(e.source.as_deref()),
             e.articles.to_string(),
@@ -179,28 +236,51 @@ async fn events_csv(
     let body = w
         .into_inner()
         .map_err(|e| WebError::BadRequest(format!("CSV export failed: {e}")))?;
-    Ok((
+    let mut resp = (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"catalyst-events.csv\"",
+                format!(
+                    "attachment; filename=\"catalyst-events-{}-rows.csv\"",
+                    r.items.len()
+                ),
             ),
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    let headers = resp.headers_mut();
+    for (name, value) in [
+        ("x-row-count", r.items.len().to_string()),
+        ("x-total-count", counts.events.to_string()),
+    ] {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    if let Some(next) = &r.next_after {
+        let qs = r.filter.query_string();
+        let sep = if qs.is_empty() { "" } else { "&" };
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+            "</events.csv?{qs}{sep}after={next}>; rel=\"next\""
+        )) {
+            headers.insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
 }
 
-/// One event: articles, tags, score and its components, and the ranking window's
+/// One event: articles, tags, score and its components, and the summary window's
 /// category and token results, every window's market move.
-#[utoipa::path(get, path = "/api/v1/events/{id}", params(("id" = i64, Path, description = "Event id")),
-    responses((status = 200, description = "The event", body = Object),
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events",
+    params(("id" = i64, Path, description = "Event id", example = 12)),
+    responses((status = 200, description = "The event", body = EventDetail),
               (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)))]
 async fn event(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<EventDetail>, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| WebError::BadRequest(format!("{id:?} is not an event id")))?;
@@ -211,20 +291,26 @@ async fn event(
         .as_ref()
         .map(|r| (r.1.ranking_window.start, r.1.ranking_window.end))
         .unwrap_or((-24, 24));
-    // Built in SQL: each part is already a JSON document there.
+    // Built in SQL (each part is a JSON document there), then read into the typed
+    // document the schema describes.
     let doc = sqlx::query_scalar!(
         r#"SELECT jsonb_build_object(
-             'id', e.id, 'event_time', e.event_time, 'headline', e.headline, 'kind', e.kind,
+             'id', e.id, 'event_time', e.event_time, 'time_precision', e.time_precision,
+             'headline', e.headline, 'kind', e.kind,
              'articles', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
                   'title', a.title, 'url', a.canonical_url, 'source', s.name,
-                  'published_at', a.published_at, 'summary', a.summary) ORDER BY a.published_at), '[]')
+                  'published_at', a.published_at, 'time_precision', a.time_precision,
+                  'summary', a.summary) ORDER BY a.published_at, a.id), '[]')
                 FROM articles a JOIN sources s ON s.id = a.source_id WHERE a.event_id = e.id),
              'token_tags', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
                   'symbol', t.symbol, 'rule', g.rule, 'matched_text', g.matched_text,
-                  'ambiguous', g.ambiguous)), '[]')
+                  'ambiguous', g.ambiguous, 'salience', g.salience,
+                  'salience_note', g.salience_note) ORDER BY t.symbol, g.rule, g.matched_text), '[]')
                 FROM event_token_tags g JOIN tokens t ON t.id = g.token_id WHERE g.event_id = e.id),
              'category_tags', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-                  'category', c.slug, 'rule', g.rule, 'matched_text', g.matched_text)), '[]')
+                  'category', c.slug, 'rule', g.rule, 'matched_text', g.matched_text,
+                  'salience', g.salience, 'salience_note', g.salience_note)
+                  ORDER BY c.slug, g.rule, g.matched_text), '[]')
                 FROM event_category_tags g JOIN categories c ON c.id = g.category_id WHERE g.event_id = e.id),
              'score', (SELECT to_jsonb(sc) - 'run_id' - 'event_id'
                 FROM study_event_scores sc WHERE sc.run_id = $2 AND sc.event_id = e.id),
@@ -249,12 +335,26 @@ async fn event(
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| WebError::NotFound(format!("There is no event {id}.")))?;
-    Ok(Json(doc))
+    Ok(Json(typed(doc, "event detail")?))
+}
+
+/// A document built in SQL, read into its type: a mismatch is our bug, logged as such.
+fn typed<T: serde::de::DeserializeOwned>(
+    doc: serde_json::Value,
+    what: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_value(doc).map_err(|e| {
+        tracing::error!("{what} does not fit its schema: {e}");
+        ApiError(WebError::Internal(format!(
+            "{what} does not fit its schema"
+        )))
+    })
 }
 
 /// Every category with its tokens.
-#[utoipa::path(get, path = "/api/v1/categories", responses((status = 200, body = Object)))]
-async fn categories(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/categories", tag = "taxonomy",
+    responses((status = 200, body = Vec<CategoryOut>)))]
+async fn categories(State(state): State<AppState>) -> Result<Json<Vec<CategoryOut>>, ApiError> {
     let doc = sqlx::query_scalar!(
         r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
              'slug', c.slug, 'name', c.name,
@@ -266,12 +366,13 @@ async fn categories(State(state): State<AppState>) -> Result<Json<serde_json::Va
     )
     .fetch_one(&state.pool)
     .await?;
-    Ok(Json(doc))
+    Ok(Json(typed(doc, "categories")?))
 }
 
 /// Every token with its aliases, categories and number of price bars.
-#[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = Object)))]
-async fn tokens(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "taxonomy",
+    responses((status = 200, body = Vec<TokenOut>)))]
+async fn tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenOut>>, ApiError> {
     let doc = sqlx::query_scalar!(
         r#"SELECT COALESCE(jsonb_agg(jsonb_build_object(
              'symbol', t.symbol, 'name', t.name,
@@ -285,5 +386,91 @@ async fn tokens(State(state): State<AppState>) -> Result<Json<serde_json::Value>
     )
     .fetch_one(&state.pool)
     .await?;
-    Ok(Json(doc))
+    Ok(Json(typed(doc, "tokens")?))
+}
+
+/// The window of a history request: `window=START:END` in bars, default the summary
+/// window.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// START:END in bars from bar 0 (default -24:24; the run's windows: -24:0, 0:1, 0:4,
+    /// 0:24, -24:24, -24:72).
+    #[param(example = "0:24")]
+    pub window: Option<String>,
+}
+
+fn history_window(q: &HistoryQuery, default: Window) -> Result<Window, ApiError> {
+    match q.window.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => s
+            .split_once(':')
+            .and_then(|(a, b)| Some(Window::new(a.trim().parse().ok()?, b.trim().parse().ok()?)))
+            .filter(|w| !w.is_empty())
+            .ok_or_else(|| {
+                ApiError(WebError::BadRequest(format!(
+                    "window: {s:?} is not START:END in bars, e.g. 0:24"
+                )))
+            }),
+    }
+}
+
+/// A category's events: the stories about it, strongest first, then the strongest
+/// market-wide ones, with the category's figures over the window.
+#[utoipa::path(get, path = "/api/v1/categories/{slug}/events", tag = "taxonomy",
+    params(("slug" = String, Path, description = "Category slug", example = "ai"), HistoryQuery),
+    responses((status = 200, body = HistoryOut), (status = 404, body = ErrorBody),
+              (status = 400, body = ErrorBody)))]
+async fn category_events(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<HistoryOut>, ApiError> {
+    let pool = &state.pool;
+    let cat = if slug.contains('\0') {
+        None
+    } else {
+        hq::category(pool, &slug).await?
+    }
+    .ok_or_else(|| WebError::NotFound(format!("There is no category {slug:?}.")))?;
+    let (run_id, rw, _) = ranking(pool).await?;
+    let window = history_window(&query, rw)?;
+    let (subject_events, market_events) = hq::category_events(pool, run_id, cat.id, window).await?;
+    Ok(Json(HistoryOut {
+        subject: cat.slug,
+        window_start: window.start,
+        window_end: window.end,
+        subject_events,
+        market_events,
+    }))
+}
+
+/// A token's events (its symbol, name or an alias): the stories about it or its
+/// categories, strongest first, then the strongest market-wide ones.
+#[utoipa::path(get, path = "/api/v1/tokens/{symbol}/events", tag = "taxonomy",
+    params(("symbol" = String, Path, description = "Symbol, name or alias", example = "RNDR"), HistoryQuery),
+    responses((status = 200, body = HistoryOut), (status = 404, body = ErrorBody),
+              (status = 400, body = ErrorBody)))]
+async fn token_events(
+    State(state): State<AppState>,
+    Path(symbol): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<HistoryOut>, ApiError> {
+    let pool = &state.pool;
+    let tok = if symbol.contains('\0') {
+        None
+    } else {
+        hq::token(pool, &symbol).await?
+    }
+    .ok_or_else(|| WebError::NotFound(format!("There is no token {symbol:?}.")))?;
+    let (run_id, rw, _) = ranking(pool).await?;
+    let window = history_window(&query, rw)?;
+    let (subject_events, market_events) = hq::token_events(pool, run_id, tok.id, window).await?;
+    Ok(Json(HistoryOut {
+        subject: tok.symbol,
+        window_start: window.start,
+        window_end: window.end,
+        subject_events,
+        market_events,
+    }))
 }

@@ -16,6 +16,9 @@ pub enum WebError {
     Db(#[from] sqlx::Error),
     #[error("template error: {0}")]
     Template(#[from] askama::Error),
+    /// Our own bug, logged where it is found; the client sees a generic 500.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 #[derive(Template)]
@@ -31,7 +34,7 @@ impl IntoResponse for WebError {
         let (status, message) = match &self {
             WebError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
-            WebError::Db(_) | WebError::Template(_) => {
+            WebError::Db(_) | WebError::Template(_) | WebError::Internal(_) => {
                 tracing::error!("request failed: {self}");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,

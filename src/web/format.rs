@@ -145,6 +145,73 @@ pub fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// A time as its precision allows: "2025-01-27 14:05 UTC", "2025-01-27 14:00 UTC (to the
+/// hour)", "2025-01-27 (time of day unknown)".
+pub fn utc_with_precision(t: DateTime<Utc>, precision: &str) -> String {
+    match precision {
+        "day" => t.format("%Y-%m-%d (time of day unknown)").to_string(),
+        "hour" => t.format("%Y-%m-%d %H:00 UTC (to the hour)").to_string(),
+        _ => utc(t),
+    }
+}
+
+/// A `<time>` element for a report's time with its precision; the page script shows
+/// exact times in the reader's time zone too.
+pub fn time_html(t: DateTime<Utc>, precision: &str) -> String {
+    format!(
+        r#"<time datetime="{}" data-precision="{}">{}</time>"#,
+        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        html_escape(precision),
+        html_escape(&utc_with_precision(t, precision))
+    )
+}
+
+/// Text made safe inside HTML elements and attribute values.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A number with its CSS sign class.
+pub struct Cell {
+    pub text: String,
+    pub class: &'static str,
+}
+
+/// A fraction as a signed percentage with its sign class.
+pub fn pct_cell(v: Option<f64>) -> Cell {
+    Cell {
+        text: pct(v),
+        class: sign_class(v),
+    }
+}
+
+/// "3 days ago", "5 hours ago", "in 2 days".
+pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - t).num_seconds();
+    match secs {
+        0..60 => return "just now".to_string(),
+        -59..0 => return "in under a minute".to_string(),
+        _ => {}
+    }
+    let (n, unit) = match secs.unsigned_abs() {
+        s if s < 3_600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3_600, "hour"),
+        s if s < 86_400 * 60 => (s / 86_400, "day"),
+        s if s < 86_400 * 730 => (s / (86_400 * 30), "month"),
+        s => (s / (86_400 * 365), "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if secs >= 0 {
+        format!("{n} {unit}{plural} ago")
+    } else {
+        format!("in {n} {unit}{plural}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +239,43 @@ mod tests {
             window_words(Window::new(-25, -1), true, h),
             "the 24 hours before the report"
         );
+    }
+
+    #[test]
+    fn times_say_how_exactly_they_are_known() {
+        let t = chrono::DateTime::parse_from_rfc3339("2025-01-27T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(utc_with_precision(t, "exact"), "2025-01-27 10:00 UTC");
+        assert_eq!(
+            utc_with_precision(t, "hour"),
+            "2025-01-27 10:00 UTC (to the hour)"
+        );
+        assert_eq!(
+            utc_with_precision(t, "day"),
+            "2025-01-27 (time of day unknown)"
+        );
+        assert_eq!(
+            time_html(t, "day"),
+            r#"<time datetime="2025-01-27T10:00:00Z" data-precision="day">2025-01-27 (time of day unknown)</time>"#
+        );
+        assert_eq!(
+            html_escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn ago_reads_naturally_both_ways() {
+        use chrono::{Duration, TimeZone};
+        let now = Utc.with_ymd_and_hms(2025, 1, 27, 12, 0, 0).unwrap();
+        assert_eq!(ago(now - Duration::seconds(20), now), "just now");
+        assert_eq!(ago(now + Duration::seconds(20), now), "in under a minute");
+        assert_eq!(ago(now - Duration::minutes(1), now), "1 minute ago");
+        assert_eq!(ago(now + Duration::minutes(14), now), "in 14 minutes");
+        assert_eq!(ago(now - Duration::hours(5), now), "5 hours ago");
+        assert_eq!(ago(now - Duration::days(3), now), "3 days ago");
+        assert_eq!(ago(now - Duration::days(400), now), "13 months ago");
+        assert_eq!(ago(now - Duration::days(800), now), "2 years ago");
     }
 }

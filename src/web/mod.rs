@@ -2,14 +2,25 @@
 //! ingest, prices and study.
 
 pub mod api;
+pub mod api_docs;
+pub mod api_types;
+pub mod badge;
 pub mod cache;
 pub mod chart;
 pub mod error;
-pub mod events;
+pub mod event_charts;
+pub mod event_page;
 pub mod evidence;
+pub mod feed;
 pub mod format;
+pub mod glossary;
 pub mod history;
+pub mod history_query;
+pub mod list_page;
+pub mod list_query;
 pub mod metrics;
+pub mod pages;
+pub mod run;
 pub mod server;
 pub mod sources;
 
@@ -27,7 +38,6 @@ use tower_http::trace::TraceLayer;
 
 pub use error::WebError;
 
-const STYLE_CSS: &str = include_str!("../../static/style.css");
 /// No inline scripts and nothing from other origins.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
@@ -54,13 +64,15 @@ impl AppState {
 /// Every route, and the middleware stacked once over all of them.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(events::router())
-        .merge(history::router())
+        .merge(pages::router())
+        .route("/categories/{slug}", get(history::category))
+        .route("/tokens/{symbol}", get(history::token))
+        .route("/api", get(api_docs::reference))
         .merge(api::router())
+        .merge(feed::router())
         .merge(sources::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
-        .route("/static/style.css", get(style))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -91,16 +103,6 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-}
-
-async fn style() -> impl axum::response::IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        STYLE_CSS,
-    )
 }
 
 /// Largest page whose ETag is computed (larger ones go out without).

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::ingest::source_store;
 
 use super::error::WebError;
-use super::events::ago;
+use super::format::ago;
 use super::format::{redact_url, redact_url_in, utc};
 use super::AppState;
 
