@@ -737,8 +737,10 @@ pub async fn show(
                     num(score.as_ref().and_then(|s| s.impact_score))
                 ),
                 sub: format!(
-                    r#"p <span data-field="p_value">{}</span> · q <span data-field="q_value">{}</span>{}"#,
+                    r#"{} <span data-field="p_value">{}</span> · {} <span data-field="q_value">{}</span>{}"#,
+                    abbr("p"),
                     p_small(score.as_ref().and_then(|s| s.p_value)),
+                    abbr("q"),
                     super::format::html_escape(&p_value(score.as_ref().and_then(|s| s.q_value))),
                     match badge.as_ref().map(|b| b.kind) {
                         Some("significant") => " · significant",

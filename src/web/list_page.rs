@@ -102,6 +102,8 @@ pub struct ListPage {
     pub api_href: String,
     pub feed_href: String,
     pub score_label: String,
+    pub p_label: String,
+    pub q_label: String,
     pub market_label: String,
     pub caar_label: String,
 }
@@ -227,6 +229,8 @@ fn empty_page(params: Option<&StudyParams>) -> ListPage {
         api_href: "/api/v1/events".into(),
         feed_href: "/feed.xml".into(),
         score_label: abbr("score"),
+        p_label: abbr("p"),
+        q_label: abbr("q"),
         market_label: format!("{} ({proxy}, {window})", abbr("market-move")),
         caar_label: String::new(),
     }
