@@ -36,14 +36,20 @@ pub struct Cli {
     #[command(flatten)]
     pub db: DbArgs,
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
     /// Configuration file [env CATALYST_CONFIG; default: ./catalyst.toml, then
     /// /etc/catalyst/catalyst.toml, if present]. See docs/operations.md.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
     pub config: Option<PathBuf>,
-    /// Log format: text, or json (one object per line) [env CATALYST_LOG_FORMAT].
-    #[arg(long, global = true)]
+    /// Log format: text, or json (one object per line) [env CATALYST_LOG_FORMAT; default:
+    /// text].
+    #[arg(long, global = true, help_heading = "Global options")]
     pub log_format: Option<config::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
@@ -56,7 +62,7 @@ pub struct DbArgs {
     /// Directory of the private cluster, used when DATABASE_URL is not set [env
     /// CATALYST_PG_DIR; default: ~/.local/share/catalyst/postgres, /var/lib/catalyst/postgres
     /// for root].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub pg_dir: Option<PathBuf>,
 }
 
@@ -92,13 +98,15 @@ pub enum Command {
     /// Exit codes: 0 ok, 1 configuration/database error, 2 command-line error, 3 some
     /// sources failed (the others still ran).
     Ingest {
-        /// Ad-hoc feed URL (http/https) or file path, instead of the sources file.
+        /// Ad-hoc feed URL (http/https) or file path, instead of the sources file [default:
+        /// the sources file's sources].
         #[arg(long, value_name = "URL|FILE", conflicts_with = "source")]
         feed: Option<String>,
         /// Source name to show for --feed [default: the feed's title].
         #[arg(long, requires = "feed")]
         source_name: Option<String>,
-        /// Only this source from the sources file (repeatable).
+        /// Only this source from the sources file (repeatable) [default: every enabled
+        /// source].
         #[arg(long, value_name = "NAME")]
         source: Vec<String>,
         #[command(flatten)]
@@ -172,7 +180,8 @@ pub struct StudyArgs {
     /// Bar interval: 1h, or 1d (UTC days; resampled from hourly bars when no daily ones).
     #[arg(long, default_value = "1h")]
     pub interval: BarInterval,
-    /// Event windows in bars relative to bar 0, as START:END (END exclusive), comma-separated.
+    /// Event windows in bars relative to bar 0, as START:END (END exclusive), comma-separated
+    /// [default: -24:0,0:1,0:4,0:24,-24:24,-24:72 hourly; -1:0,0:1,0:3,-1:1,-1:3,0:7 daily].
     #[arg(long, value_delimiter = ',', value_parser = parse_window, allow_hyphen_values = true)]
     pub windows: Option<Vec<Window>>,
     /// Ranking window, START:END [default: -24:24 hourly, -1:1 daily].
@@ -181,7 +190,7 @@ pub struct StudyArgs {
     /// Estimation window, START:END [default: -744:-24 hourly, -91:-1 daily].
     #[arg(long, value_parser = parse_window, allow_hyphen_values = true)]
     pub estimation: Option<Window>,
-    /// Minimum tokens for a category to enter the impact score.
+    /// Minimum tokens for a category to enter the impact score [default: 5].
     #[arg(long)]
     pub min_category_tokens: Option<usize>,
     /// Leave high-impact events' windows out of other events' estimation windows.
@@ -410,6 +419,37 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
     Ok(())
 }
 
+/// Exit statuses, the same for every command (README, "Exit codes"); cron and systemd
+/// read them.
+pub mod exit {
+    /// Done.
+    pub const OK: u8 = 0;
+    /// An error (configuration, database, input, provider); what was already committed
+    /// stays, nothing half-written.
+    pub const ERROR: u8 = 1;
+    /// A command-line usage error (clap's).
+    pub const USAGE: u8 = 2;
+    /// `ingest`, `sources check`: at least one source failed; the others ran and stored
+    /// their articles.
+    pub const SOURCES_FAILED: u8 = 3;
+}
+
+/// An error and its causes on one line, each said once: a cause whose text its parent
+/// already includes (a message built as "{path}: {source}") is not repeated.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// Run `work` unless Ctrl-C or SIGTERM comes first (then its transaction rolls back).
 pub async fn until_interrupted<T>(
     work: impl Future<Output = anyhow::Result<T>>,
@@ -517,4 +557,75 @@ pub fn stop_requested() -> tokio::sync::watch::Receiver<bool> {
         tx
     })
     .subscribe()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: {source}")]
+    struct Io {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = anyhow::Error::new(Io {
+            path: "/x.csv".into(),
+            source: io(),
+        });
+        assert_eq!(error_line(&e), "/x.csv: No such file or directory");
+        let e = anyhow::Error::new(io()).context("reading /x.csv");
+        assert_eq!(error_line(&e), "reading /x.csv: No such file or directory");
+    }
+
+    #[test]
+    fn every_option_shows_its_default_and_global_options_stand_apart() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_positional() || matches!(id, "help" | "version") {
+                    continue;
+                }
+                let flag = matches!(
+                    arg.get_action(),
+                    clap::ArgAction::SetTrue | clap::ArgAction::Count
+                );
+                let help = format!(
+                    "{} {}",
+                    arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
+                    arg.get_long_help()
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                );
+                let documented = flag
+                    || !arg.get_default_values().is_empty()
+                    || help.contains("default:")
+                    || arg.is_required_set();
+                if !documented {
+                    missing.push(format!("{path} --{id}"));
+                }
+                if arg.is_global_set() {
+                    assert_eq!(
+                        arg.get_help_heading(),
+                        Some("Global options"),
+                        "{path} --{id}"
+                    );
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "catalyst", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "options without a default shown: {missing:#?}"
+        );
+    }
 }

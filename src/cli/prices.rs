@@ -87,7 +87,8 @@ pub struct SourceArgs {
     /// COINGECKO_PRO_API_KEY or COINGECKO_DEMO_API_KEY.
     #[arg(long, env = "CATALYST_COINGECKO_URL")]
     coingecko_url: Option<String>,
-    /// Directory of <BINANCE SYMBOL>.csv files (for --provider csv).
+    /// Directory of <BINANCE SYMBOL>.csv files [default: none; required with --provider
+    /// csv].
     #[arg(long)]
     csv_dir: Option<PathBuf>,
 }
@@ -109,12 +110,16 @@ pub struct RangeArgs {
 
 #[derive(Debug, Args)]
 pub struct OptRangeArgs {
+    /// First bar (YYYY-MM-DD or RFC 3339, UTC) [default: each token's first bar].
     #[arg(long, value_parser = parse_when)]
     from: Option<DateTime<Utc>>,
+    /// End, exclusive [default: each token's last bar].
     #[arg(long, value_parser = parse_when)]
     to: Option<DateTime<Utc>>,
+    /// Tokens (symbols or aliases), comma-separated [default: all in the registry].
     #[arg(long, value_delimiter = ',')]
     tokens: Option<Vec<String>>,
+    /// Bar interval.
     #[arg(long, default_value = "1h")]
     interval: BarInterval,
 }
