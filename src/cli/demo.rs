@@ -328,19 +328,45 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
     })
 }
 
-pub async fn run(db: &Database, settings: &Settings, args: &DemoArgs) -> anyhow::Result<()> {
+/// Set the demo up, then serve on `listener` (bound before the set-up, so a busy port is
+/// reported at once) unless `--no-serve`.
+pub async fn run(
+    db: &Database,
+    settings: &Settings,
+    args: &DemoArgs,
+    listener: Option<tokio::net::TcpListener>,
+) -> anyhow::Result<()> {
     let data_dir = resolve_data_dir(args.data_dir.as_deref())?;
     println!("demo data: {}", data_dir.display());
     super::until_interrupted(setup(&db.pool, &data_dir)).await?;
-    if args.no_serve {
-        return Ok(());
+    match listener {
+        Some(listener) if !args.no_serve => {
+            super::serve_on(super::web_pool(db, settings).await?, listener).await
+        }
+        _ => Ok(()),
     }
-    super::serve(db, settings).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_data_directory_is_looked_for_beside_the_working_directory_then_the_binary() {
+        let c = data_dir_candidates(
+            Some(Path::new("/home/u/catalyst/src")),
+            Some(Path::new("/opt/catalyst/target/release/catalyst")),
+        );
+        let at = |p: &str| {
+            c.iter()
+                .position(|x| x == Path::new(p))
+                .unwrap_or_else(|| panic!("{p} not among {c:?}"))
+        };
+        assert_eq!(at("/home/u/catalyst/src/../shared/data"), 0);
+        assert!(at("/home/u/catalyst/../shared/data") < at("/opt/catalyst/../shared/data"));
+        // Nothing fixed when the binary was built.
+        assert!(!c.iter().any(|p| p.starts_with(env!("CARGO_MANIFEST_DIR"))));
+    }
 
     #[test]
     fn curated_events_render_as_a_feed_the_parser_reads_back() {

@@ -115,8 +115,9 @@ pub enum Command {
     /// News sources: list them with their health, or check one.
     #[command(subcommand)]
     Sources(sources::SourcesCommand),
-    /// Poll each enabled source at its own interval until Ctrl-C or SIGTERM. Several
-    /// workers (on one machine or many) can share one database.
+    /// Poll each enabled source at its own interval until Ctrl-C or SIGTERM; with
+    /// --prices and --study, also the price bars and the study (`serve` without the web).
+    /// Several workers (on one machine or many) can share one database.
     Worker(worker::WorkerArgs),
     /// Price bars.
     #[command(subcommand)]
@@ -124,17 +125,30 @@ pub enum Command {
     /// Run the event study: every event whose inputs changed (new prices, new articles),
     /// or all with --all. `study export` writes the results.
     Study(StudyArgs),
-    /// Serve the web UI. With CATALYST_WEB_DATABASE_URL set, pages and the API read
-    /// through that (read-only) connection.
+    /// The live tracker in one process: the web UI, source polling, price bars (the
+    /// history the study needs on the first start, then upkeep) and the study on new or
+    /// matured stories. Each part can be switched off (and runs alone in `catalyst
+    /// worker`). With CATALYST_WEB_DATABASE_URL set, pages and the API read through that
+    /// (read-only) connection.
     Serve {
         /// Address to listen on [env CATALYST_ADDR; default: 127.0.0.1:8080].
         #[arg(long)]
         addr: Option<SocketAddr>,
-        /// Do not run the ingest worker inside the server.
+        /// The web UI only: no source polling, prices or study (a split deployment's web
+        /// server, beside `catalyst worker --prices --study`).
         #[arg(long)]
         no_worker: bool,
+        /// Do not poll the news sources.
+        #[arg(long)]
+        no_ingest: bool,
+        /// Do not fetch price bars (neither the history nor upkeep).
+        #[arg(long)]
+        no_prices: bool,
+        /// Do not run the study.
+        #[arg(long)]
+        no_study: bool,
         #[command(flatten)]
-        worker: worker::WorkerArgs,
+        jobs: worker::JobArgs,
     },
     /// Load the demo data (curated events, 82 tokens' hourly prices), run the study, serve.
     Demo(demo::DemoArgs),
@@ -302,22 +316,36 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     if let Command::Config(ConfigCommand::Check) = cli.command {
         return db::config_check(&settings).await;
     }
-    let db = Database::open(&db_options(&settings))
-        .await
-        .context("opening the database")?;
+    // Serving commands take their port first: a busy port is reported before any set-up.
+    let serves = match &cli.command {
+        Command::Serve { .. } => true,
+        Command::Demo(d) => !d.no_serve,
+        _ => false,
+    };
+    let listener = match serves {
+        true => Some(web::bind(settings.addr.value).await?),
+        false => None,
+    };
+    // Its errors name the server, the database and where the URL came from.
+    let db = Database::open(&db_options(&settings)).await?;
     tracing::debug!("using {}", db.describe());
     let result = match cli.command {
         // Serving commands shut down gracefully on their own.
         command @ (Command::Serve { .. } | Command::Demo(_) | Command::Worker(_)) => {
-            execute(&db, &settings, command).await
+            execute(&db, &settings, command, listener).await
         }
-        command => until_interrupted(execute(&db, &settings, command)).await,
+        command => until_interrupted(execute(&db, &settings, command, listener)).await,
     };
     db.close().await;
     result
 }
 
-async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow::Result<()> {
+async fn execute(
+    db: &Database,
+    settings: &Settings,
+    command: Command,
+    listener: Option<tokio::net::TcpListener>,
+) -> anyhow::Result<()> {
     let pool = &db.pool;
     ensure_taxonomy(pool).await?;
     match command {
@@ -380,10 +408,23 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
             );
         }
         Command::Serve {
-            no_worker, worker, ..
-        } => worker::serve(db, settings, no_worker, &worker).await?,
+            no_worker,
+            no_ingest,
+            no_prices,
+            no_study,
+            jobs,
+            ..
+        } => {
+            let listener = listener.context("no listening socket")?;
+            let parts = worker::Parts {
+                ingest: !(no_worker || no_ingest),
+                prices: !(no_worker || no_prices),
+                study: !(no_worker || no_study),
+            };
+            worker::serve(db, settings, listener, parts, &jobs).await?
+        }
         Command::Demo(args) => {
-            demo::run(db, settings, &args).await?;
+            demo::run(db, settings, &args, listener).await?;
         }
         Command::Db(command) => {
             db::execute(pool, command).await?;
@@ -496,12 +537,14 @@ pub async fn web_pool(db: &Database, settings: &Settings) -> anyhow::Result<sqlx
     })
 }
 
-/// Serve until Ctrl-C or SIGTERM, then finish in-flight requests.
-pub async fn serve(db: &Database, settings: &Settings) -> anyhow::Result<()> {
-    let addr = settings.addr.value;
-    web::serve(
-        web_pool(db, settings).await?,
-        addr,
+/// Serve on `listener` until Ctrl-C or SIGTERM, then finish in-flight requests.
+pub async fn serve_on(pool: sqlx::PgPool, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    web::serve_on(
+        pool,
+        listener,
         |bound| {
             println!("Catalyst is serving on http://{bound}/  (Ctrl-C to stop)");
         },
