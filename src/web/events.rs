@@ -359,6 +359,8 @@ pub struct ListPage {
     pub by_caar: bool,
     pub sort_categories: Vec<Choice>,
     pub window_param: String,
+    /// The live tracker's status (templates/live_status.html).
+    pub live: super::live_status::LiveStatus,
 }
 
 /// "3 days ago", "5 hours ago", "in 2 days".
@@ -778,6 +780,7 @@ async fn list(
             .caar_window
             .map(|w| format!("{}:{}", w.start, w.end))
             .unwrap_or_default(),
+        live: super::live_status::live_status(pool).await?,
     };
     Ok(Html(page.render()?))
 }
@@ -930,6 +933,8 @@ pub struct EventPage {
     /// Server-rendered SVG (labels escaped by `chart`), or empty.
     pub caar_chart: String,
     pub price_chart: String,
+    /// Until it is scored: what it awaits (templates/live_status_event.html).
+    pub awaiting: Option<super::live_status::AwaitingStory>,
 }
 
 async fn show(
@@ -1468,6 +1473,7 @@ async fn show(
     };
 
     let page = EventPage {
+        awaiting: super::live_status::awaiting_story(pool, id).await?,
         title: event.headline.clone(),
         headline: event.headline,
         time: utc(event.event_time),

@@ -9,6 +9,7 @@ pub mod events;
 pub mod evidence;
 pub mod format;
 pub mod history;
+pub mod live_status;
 pub mod metrics;
 pub mod server;
 pub mod sources;
