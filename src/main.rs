@@ -50,7 +50,7 @@ async fn main() -> std::process::ExitCode {
         Err(e) => {
             // One line: the error and its causes, each once.
             eprintln!("error: {}", cli::error_line(&e));
-            // The statuses of `cli::exit` (README, "Exit codes"); 2 stays clap's.
+            // The statuses of `cli::exit` (docs/operations.md, "Exit statuses"); 2 stays clap's.
             if e.downcast_ref::<cli::ingest::SourcesFailed>().is_some() {
                 std::process::ExitCode::from(cli::exit::SOURCES_FAILED)
             } else {

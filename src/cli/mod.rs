@@ -460,8 +460,8 @@ async fn execute(
     Ok(())
 }
 
-/// Exit statuses, the same for every command (README, "Exit codes"); cron and systemd
-/// read them.
+/// Exit statuses, the same for every command (docs/operations.md, "Exit statuses"); cron
+/// and systemd read them.
 pub mod exit {
     /// Done.
     pub const OK: u8 = 0;
