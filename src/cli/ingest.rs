@@ -1,9 +1,8 @@
 //! `catalyst ingest`: one-shot ingest of configured sources (for cron and systemd
 //! timers), or of one ad-hoc feed with `--feed`.
 //!
-//! Exit codes: 0 every source ran (ok or not modified); 1 configuration or database
-//! error; 2 command-line error (clap's); 3 at least one source failed (the others still
-//! ran).
+//! Exit statuses: `super::exit` (docs/operations.md, "Exit statuses"); a failed source
+//! makes the run [`SourcesFailed`], status 3.
 
 use sqlx::PgPool;
 

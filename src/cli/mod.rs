@@ -95,8 +95,8 @@ pub enum Command {
     Migrate,
     /// Fetch the configured sources once (all enabled ones, or those named with
     /// --source), or one ad-hoc feed with --feed; store new articles, tag them.
-    /// Exit codes: 0 ok, 1 configuration/database error, 2 command-line error, 3 some
-    /// sources failed (the others still ran).
+    /// Exit status 3 when some sources failed (the others still ran); every status:
+    /// docs/operations.md, "Exit statuses".
     Ingest {
         /// Ad-hoc feed URL (http/https) or file path, instead of the sources file [default:
         /// the sources file's sources].
