@@ -144,6 +144,9 @@ fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Items in the feed at most: like a real site's feed, the newest ones.
+pub const FEED_ITEMS: usize = 20;
+
 /// What the fake sources serve, and how often they were asked.
 pub struct Fake {
     pub replay: Replay,
@@ -169,10 +172,12 @@ impl Fake {
         self.replay.market_time(Utc::now())
     }
 
-    /// The RSS feed as the site shows it at market time `now`.
+    /// The RSS feed as the site shows it at market time `now`: the newest
+    /// [`FEED_ITEMS`] stories published by then.
     pub fn feed_at(&self, base: &str, now: DateTime<Utc>) -> String {
         let mut shown: Vec<&Story> = self.stories.iter().filter(|s| s.published <= now).collect();
         shown.sort_by_key(|s| std::cmp::Reverse(s.published));
+        shown.truncate(FEED_ITEMS);
         let items: String = shown
             .iter()
             .map(|s| {
