@@ -145,19 +145,19 @@ async fn a_new_story_awaits_prices_then_is_scored_once_its_windows_close() {
         !section.contains("OpenAI, SoftBank"),
         "scored: no longer awaiting"
     );
-    let (_, event_page) = common::get_page(&state, "/events/2").await;
-    let (_, event_page_1) = common::get_page(&state, "/events/1").await;
-    let awaiting_page = if event_page.contains("Crypto market nosedives") {
-        event_page
-    } else {
-        event_page_1
-    };
+    let deepseek_id: i64 =
+        sqlx::query_scalar("SELECT id FROM events WHERE headline LIKE 'Crypto market nosedives%'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let (_, awaiting_page) = common::get_page(&state, &format!("/events/{deepseek_id}")).await;
     assert!(
         awaiting_page.contains("<strong>awaiting prices</strong>: the first window [0, +1h] closes 2025-01-27 11:00 UTC"),
         "the event page says what it awaits"
     );
 
-    // A backfill in progress shows on the list and on /sources.
+    // A backfill in progress shows on the list (until one has completed: the daily
+    // check after it is no news) and on /sources.
     use catalyst::worker::store;
     assert!(store::claim(
         pool,
@@ -187,6 +187,30 @@ async fn a_new_story_awaits_prices_then_is_scored_once_its_windows_close() {
     .unwrap();
     let (_, page) = common::get_page(&state, "/").await;
     assert!(!page.contains("backfilling prices"));
+    // The next day's check runs quietly on the list, visibly on /sources.
+    sqlx::query("UPDATE worker_jobs SET next_due_at = now() WHERE name = 'prices-backfill'")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(store::claim(
+        pool,
+        catalyst::worker::PRICE_BACKFILL_JOB,
+        "w",
+        600.0,
+        Default::default()
+    )
+    .await
+    .unwrap());
+    store::progress(pool, catalyst::worker::PRICE_BACKFILL_JOB, "w", 5, 82)
+        .await
+        .unwrap();
+    let (_, page) = common::get_page(&state, "/").await;
+    assert!(!page.contains("backfilling prices"));
+    let (_, sources) = common::get_page(&state, "/sources").await;
+    assert!(
+        sources.contains("running: 5 of 82 tokens (last run: done)"),
+        "{sources}"
+    );
 
     // Three days of bars later the windows have closed: scored and ranked.
     let later = dir.path().join("later");

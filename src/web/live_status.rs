@@ -105,13 +105,16 @@ fn awaiting(
     }
 }
 
-/// The live status of the list page: the backfill in progress, and the newest stories
+/// The live status of the list page: the backfill in progress until one has completed
+/// (the first start's, or one retrying failed tokens), and the newest stories
 /// the run shown has not scored (or scored as awaiting prices).
 pub async fn live_status(pool: &PgPool) -> Result<LiveStatus, sqlx::Error> {
     let backfill = sqlx::query!(
         r#"SELECT progress_done AS "done!", progress_total AS "total!" FROM worker_jobs
            WHERE name = $1 AND claim_expires_at > now()
-             AND progress_done IS NOT NULL AND progress_total IS NOT NULL"#,
+             AND progress_done IS NOT NULL AND progress_total IS NOT NULL
+             -- Until a backfill has completed: the daily check after it is no news.
+             AND last_status IS DISTINCT FROM 'ok'"#,
         PRICE_BACKFILL_JOB
     )
     .fetch_optional(pool)
