@@ -6,6 +6,7 @@
 //! `taxonomy` holds the token and category reference data all stages share.
 
 pub mod cli;
+pub mod clock;
 pub mod db;
 pub mod ingest;
 pub mod prices;

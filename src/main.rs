@@ -17,7 +17,7 @@ async fn main() -> std::process::ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
+            return std::process::ExitCode::from(cli::exit::ERROR);
         }
     };
     let default_level = match args.verbose {
@@ -34,7 +34,7 @@ async fn main() -> std::process::ExitCode {
         Some(Ok(f)) => f,
         Some(Err(e)) => {
             eprintln!("error: log level {:?}: {e}", level.unwrap_or_default());
-            return std::process::ExitCode::FAILURE;
+            return std::process::ExitCode::from(cli::exit::ERROR);
         }
         None => EnvFilter::new(default_level),
     };
@@ -46,16 +46,15 @@ async fn main() -> std::process::ExitCode {
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
     match cli::run(args, settings).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => std::process::ExitCode::from(cli::exit::OK),
         Err(e) => {
-            // One line: the error and its causes.
-            eprintln!("error: {e:#}");
-            // 3: some sources failed (documented exit code of `ingest` and `sources check`);
-            // 2 stays clap's, for command-line errors.
+            // One line: the error and its causes, each once.
+            eprintln!("error: {}", cli::error_line(&e));
+            // The statuses of `cli::exit` (docs/operations.md, "Exit statuses"); 2 stays clap's.
             if e.downcast_ref::<cli::ingest::SourcesFailed>().is_some() {
-                std::process::ExitCode::from(3)
+                std::process::ExitCode::from(cli::exit::SOURCES_FAILED)
             } else {
-                std::process::ExitCode::FAILURE
+                std::process::ExitCode::from(cli::exit::ERROR)
             }
         }
     }

@@ -123,9 +123,77 @@ async fn bad_feeds_name_the_input() {
 }
 
 #[test]
-fn a_bad_database_url_is_a_one_line_error() {
-    let err = fails(catalyst("postgres://nobody@127.0.0.1:1/none").arg("migrate"));
-    assert!(err.contains("database"), "{err}");
+fn a_bad_database_url_is_a_one_line_error_naming_the_server_and_the_variable() {
+    let err = fails(catalyst("postgres://nobody:secret@127.0.0.1:1/none").arg("migrate"));
+    assert!(
+        err.contains("127.0.0.1:1, database none") && err.contains("DATABASE_URL"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_file_is_named_with_its_cause_once() {
+    let db = common::test_db().await;
+    for args in [
+        vec!["prices", "import", "/no/such/BTCUSDT.csv"],
+        vec!["ingest", "--feed", "/no/such/feed.xml"],
+        vec!["taxonomy", "load", "--file", "/no/such/taxonomy.csv"],
+    ] {
+        let err = fails(catalyst(&db.url).args(&args));
+        let path = args.iter().find(|a| a.starts_with("/no/such")).unwrap();
+        assert_eq!(err.matches(path).count(), 1, "{err}");
+        assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_price_directory_is_said_missing_once() {
+    let db = common::test_db().await;
+    let err = fails(catalyst(&db.url).args(["prices", "import", "/no/such/prices/"]));
+    assert!(err.contains("/no/such/prices/"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(!err.contains("cannot tell the token"), "{err}");
+}
+
+#[test]
+fn a_busy_port_is_reported_before_any_set_up() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    // The database is unreachable and the demo data would take seconds: the port comes
+    // first, so the error is the port's.
+    for args in [
+        vec!["demo", "--addr", &addr],
+        vec!["serve", "--addr", &addr],
+    ] {
+        let err = fails(catalyst("postgres://nobody@127.0.0.1:1/none").args(&args));
+        assert!(
+            err.contains(&format!("cannot listen on {addr}")) && err.contains("--addr"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn study_help_shows_its_own_options_apart_from_the_global_ones_with_defaults() {
+    let out = Command::cargo_bin("catalyst")
+        .unwrap()
+        .args(["study", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let (own, global) = help
+        .split_once("Global options:")
+        .expect("a global section");
+    assert!(
+        own.contains("--windows") && !own.contains("--pg-dir"),
+        "{help}"
+    );
+    assert!(global.contains("--pg-dir") && global.contains("--log-format"));
+    assert!(
+        own.contains("[default: -24:0,0:1,0:4,0:24,-24:24,-24:72 hourly"),
+        "{help}"
+    );
 }
 
 #[test]

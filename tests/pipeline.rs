@@ -325,7 +325,7 @@ async fn feed_prices_study_and_pages_agree_with_the_independent_computation() {
     let (status, page) = get_page(&state, "/").await;
     assert_eq!(status, StatusCode::OK);
     // The rows (the timeline above them names the stories too, by date).
-    let body = &page[page.find("<ol class=\"events\">").unwrap()..];
+    let body = &page[page.find("<ol class=\"events\" id=\"ranked\">").unwrap()..];
     let positions: Vec<usize> = exp["ranking"]
         .as_array()
         .unwrap()
@@ -585,7 +585,7 @@ async fn filters_search_pagination_history_pages_and_bad_parameters() {
         let (status, page) = get_page(&state, &path).await;
         assert_eq!(status, StatusCode::OK);
         // The rows (the timeline above them shows every matching story).
-        let body = &page[page.find("<ol class=\"events\">").unwrap()..];
+        let body = &page[page.find("<ol class=\"events\" id=\"ranked\">").unwrap()..];
         let on_page: Vec<String> = titles
             .iter()
             .filter(|t| body.contains(t.as_str()))
@@ -857,7 +857,7 @@ async fn sorting_by_a_categorys_caar_in_a_window_uses_the_stored_results() {
     want.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (status, page) = get_page(&state, "/?sort=caar&sort_category=meme&window=0:4").await;
     assert_eq!(status, StatusCode::OK);
-    let body = &page[page.find("<ol class=\"events\">").unwrap()..];
+    let body = &page[page.find("<ol class=\"events\" id=\"ranked\">").unwrap()..];
     let pos: Vec<usize> = want
         .iter()
         .map(|(_, t)| body.find(t.as_str()).unwrap())

@@ -1,6 +1,6 @@
-//! Price upkeep in the worker: two `catalyst worker --prices` processes against one
-//! database bring the last 48 hours of bars current once, through the job claim, and stop
-//! cleanly on SIGTERM.
+//! Prices in the worker: two `catalyst worker --prices` processes against one database
+//! fetch the history the study needs once (the backfill job), then keep the recent bars
+//! current once (the upkeep job), through the job claims, and stop cleanly on SIGTERM.
 
 mod common;
 
@@ -88,7 +88,27 @@ async fn two_workers_keep_recent_bars_current_once() {
         );
     }
 
-    // 48 hours of each token, once; the job is released and scheduled 15 minutes on.
+    // The backfill ran first (upkeep waits for it) and stored all 72 hours of each token
+    // of the two files (the study wants 200 days; the files have 3), once; it is due
+    // again in a day.
+    let (status, summary, hours): (Option<String>, Option<String>, f64) = sqlx::query_as(
+        "SELECT last_status, last_summary,
+                extract(epoch FROM next_due_at - last_finished_at)::float8 / 3600
+         FROM worker_jobs WHERE name = 'prices-backfill'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(status.as_deref(), Some("ok"));
+    assert!(
+        summary
+            .as_deref()
+            .unwrap_or_default()
+            .contains(" 144 bars stored"),
+        "{summary:?}"
+    );
+    assert!((hours - 24.0).abs() < 0.01, "{hours}");
+    // Each bar once; the upkeep job is released and scheduled 15 minutes on.
     let bars: Vec<(String, i64)> = sqlx::query_as(
         "SELECT t.symbol, count(*) FROM price_bars p JOIN tokens t ON t.id = p.token_id
          GROUP BY t.symbol ORDER BY t.symbol",
@@ -96,7 +116,7 @@ async fn two_workers_keep_recent_bars_current_once() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(bars, [("BTC".to_string(), 48), ("ETH".to_string(), 48)]);
+    assert_eq!(bars, [("BTC".to_string(), 72), ("ETH".to_string(), 72)]);
     let (claimed, minutes): (Option<String>, f64) = sqlx::query_as(
         "SELECT claimed_by, extract(epoch FROM next_due_at - last_finished_at)::float8 / 60
          FROM worker_jobs WHERE name = 'prices-upkeep'",

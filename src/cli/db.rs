@@ -114,7 +114,7 @@ pub async fn config_check(settings: &Settings) -> anyhow::Result<()> {
     match &settings.database_url.value {
         Some(url) => match check_database(url).await {
             Ok(what) => report(true, what),
-            Err(e) => report(false, format!("DATABASE_URL: {e:#}")),
+            Err(e) => report(false, format!("DATABASE_URL: {}", super::error_line(&e))),
         },
         None => {
             let dir = settings
@@ -138,7 +138,10 @@ pub async fn config_check(settings: &Settings) -> anyhow::Result<()> {
     if let Some(url) = &settings.web_database_url.value {
         match check_read_only(url).await {
             Ok(what) => report(true, what),
-            Err(e) => report(false, format!("CATALYST_WEB_DATABASE_URL: {e:#}")),
+            Err(e) => report(
+                false,
+                format!("CATALYST_WEB_DATABASE_URL: {}", super::error_line(&e)),
+            ),
         }
     }
     if problems > 0 {

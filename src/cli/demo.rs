@@ -22,8 +22,10 @@ pub const DEMO_SOURCE_NAME: &str = "Catalyst curated events";
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Data directory holding prices/binance-hourly-close/*.csv [default: ../shared/data].
-    #[arg(long, env = "CATALYST_DEMO_DATA")]
+    /// Data directory holding prices/binance-hourly-close/*.csv [env CATALYST_DEMO_DATA;
+    /// default: the first ../shared/data found beside the current directory or one of its
+    /// parents, else beside the binary or one of its parents].
+    #[arg(long, env = "CATALYST_DEMO_DATA", hide_env = true)]
     pub data_dir: Option<PathBuf>,
     /// Address to serve on [env CATALYST_ADDR; default: 127.0.0.1:8080].
     #[arg(long)]
@@ -43,29 +45,64 @@ pub struct DemoReport {
     pub computed: usize,
 }
 
-/// Find the data directory: the one given, else `../shared/data` from the working
-/// directory or from the source tree.
+/// Where the demo looks for its data when no directory is given, in order: `../shared/data`
+/// from the working directory and each of its parents, then from the binary's directory
+/// and each of its parents (`target/release/catalyst` in a clone finds the clone's
+/// neighbour). Decided at run time: a binary copied elsewhere looks around itself, not
+/// where it was built.
+pub fn data_dir_candidates(cwd: Option<&Path>, exe: Option<&Path>) -> Vec<PathBuf> {
+    let beside = |start: &Path| -> Vec<PathBuf> {
+        start
+            .ancestors()
+            .map(|a| a.join("../shared/data"))
+            .collect()
+    };
+    let mut out: Vec<PathBuf> = Vec::new();
+    for dir in cwd.into_iter().chain(exe.and_then(Path::parent)) {
+        for c in beside(dir) {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Find the data directory: the one given (flag or `CATALYST_DEMO_DATA`), else the first
+/// of [`data_dir_candidates`] that holds the price files.
 pub fn resolve_data_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     let has_prices = |d: &Path| d.join(PRICES_SUBDIR).is_dir();
+    let tidy = |d: PathBuf| std::fs::canonicalize(&d).unwrap_or(d);
     if let Some(d) = given {
         if has_prices(d) {
-            return Ok(d.to_path_buf());
+            return Ok(tidy(d.to_path_buf()));
         }
         bail!(
-            "{}: no {PRICES_SUBDIR}/ folder here; pass --data-dir with the folder that holds it",
+            "{}: no {PRICES_SUBDIR}/ folder here; pass --data-dir (or set CATALYST_DEMO_DATA) \
+             with the folder that holds it",
             d.display()
         );
     }
-    let candidates = [
-        PathBuf::from("../shared/data"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
-    ];
-    candidates.into_iter().find(|d| has_prices(d)).ok_or_else(|| {
-        anyhow::anyhow!(
-            "demo data not found at ../shared/data: pass --data-dir DIR, where DIR/{PRICES_SUBDIR}/ \
-             holds hourly price files (SYMBOLUSDT.csv with open_time,close)"
-        )
-    })
+    let cwd = std::env::current_dir().ok();
+    let exe = std::env::current_exe().ok();
+    let candidates = data_dir_candidates(cwd.as_deref(), exe.as_deref());
+    candidates
+        .iter()
+        .find(|d| has_prices(d))
+        .cloned()
+        .map(tidy)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "demo data not found: no ../shared/data beside {} or its parents{}; pass \
+                 --data-dir DIR (or set CATALYST_DEMO_DATA), where DIR/{PRICES_SUBDIR}/ holds \
+                 hourly price files (SYMBOLUSDT.csv with open_time,close)",
+                cwd.as_deref()
+                    .map_or("the working directory".into(), |d| d.display().to_string()),
+                exe.as_deref()
+                    .map(|e| format!(" nor beside the binary {}", e.display()))
+                    .unwrap_or_default()
+            )
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,19 +328,45 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
     })
 }
 
-pub async fn run(db: &Database, settings: &Settings, args: &DemoArgs) -> anyhow::Result<()> {
+/// Set the demo up, then serve on `listener` (bound before the set-up, so a busy port is
+/// reported at once) unless `--no-serve`.
+pub async fn run(
+    db: &Database,
+    settings: &Settings,
+    args: &DemoArgs,
+    listener: Option<tokio::net::TcpListener>,
+) -> anyhow::Result<()> {
     let data_dir = resolve_data_dir(args.data_dir.as_deref())?;
     println!("demo data: {}", data_dir.display());
     super::until_interrupted(setup(&db.pool, &data_dir)).await?;
-    if args.no_serve {
-        return Ok(());
+    match listener {
+        Some(listener) if !args.no_serve => {
+            super::serve_on(super::web_pool(db, settings).await?, listener).await
+        }
+        _ => Ok(()),
     }
-    super::serve(db, settings).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_data_directory_is_looked_for_beside_the_working_directory_then_the_binary() {
+        let c = data_dir_candidates(
+            Some(Path::new("/home/u/catalyst/src")),
+            Some(Path::new("/opt/catalyst/target/release/catalyst")),
+        );
+        let at = |p: &str| {
+            c.iter()
+                .position(|x| x == Path::new(p))
+                .unwrap_or_else(|| panic!("{p} not among {c:?}"))
+        };
+        assert_eq!(at("/home/u/catalyst/src/../shared/data"), 0);
+        assert!(at("/home/u/catalyst/../shared/data") < at("/opt/catalyst/../shared/data"));
+        // Nothing fixed when the binary was built.
+        assert!(!c.iter().any(|p| p.starts_with(env!("CARGO_MANIFEST_DIR"))));
+    }
 
     #[test]
     fn curated_events_render_as_a_feed_the_parser_reads_back() {

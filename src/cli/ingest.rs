@@ -1,9 +1,8 @@
 //! `catalyst ingest`: one-shot ingest of configured sources (for cron and systemd
 //! timers), or of one ad-hoc feed with `--feed`.
 //!
-//! Exit codes: 0 every source ran (ok or not modified); 1 configuration or database
-//! error; 2 command-line error (clap's); 3 at least one source failed (the others still
-//! ran).
+//! Exit statuses: `super::exit` (docs/operations.md, "Exit statuses"); a failed source
+//! makes the run [`SourcesFailed`], status 3.
 
 use sqlx::PgPool;
 
@@ -43,6 +42,9 @@ pub async fn feed(
         r.duplicates,
         r.skipped.len()
     );
+    if r.new > 0 {
+        crate::worker::store::want(pool, crate::worker::STUDY_JOB).await?;
+    }
     Ok(())
 }
 
@@ -62,7 +64,7 @@ pub async fn sources(pool: &PgPool, names: &[String], file: &SourcesFileArg) -> 
     };
     let fetcher = Fetcher::new(config.fetch.clone())?.with_shared_spacing(pool.clone());
     let worker = crate::worker::worker_id("ingest");
-    let mut failed = 0;
+    let (mut failed, mut new) = (0, 0);
     for name in &names {
         let source =
             match source_store::claim_named(pool, name, &worker, ONE_SHOT_LEASE_SECS).await? {
@@ -74,6 +76,7 @@ pub async fn sources(pool: &PgPool, names: &[String], file: &SourcesFileArg) -> 
                 NamedClaim::NotFound => anyhow::bail!("no source named {name:?}"),
             };
         let r = run::run_source(pool, &fetcher, &source, &worker).await;
+        new += r.report.new;
         match (r.status, &r.error) {
             (RunStatus::Failed, e) => {
                 failed += 1;
@@ -91,6 +94,10 @@ pub async fn sources(pool: &PgPool, names: &[String], file: &SourcesFileArg) -> 
                 r.report.skipped.len()
             ),
         }
+    }
+    // A live tracker's study scores the new stories (when one runs: `catalyst serve`).
+    if new > 0 {
+        crate::worker::store::want(pool, crate::worker::STUDY_JOB).await?;
     }
     if failed > 0 {
         return Err(SourcesFailed {

@@ -36,14 +36,20 @@ pub struct Cli {
     #[command(flatten)]
     pub db: DbArgs,
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
     /// Configuration file [env CATALYST_CONFIG; default: ./catalyst.toml, then
     /// /etc/catalyst/catalyst.toml, if present]. See docs/operations.md.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
     pub config: Option<PathBuf>,
-    /// Log format: text, or json (one object per line) [env CATALYST_LOG_FORMAT].
-    #[arg(long, global = true)]
+    /// Log format: text, or json (one object per line) [env CATALYST_LOG_FORMAT; default:
+    /// text].
+    #[arg(long, global = true, help_heading = "Global options")]
     pub log_format: Option<config::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
@@ -56,7 +62,7 @@ pub struct DbArgs {
     /// Directory of the private cluster, used when DATABASE_URL is not set [env
     /// CATALYST_PG_DIR; default: ~/.local/share/catalyst/postgres, /var/lib/catalyst/postgres
     /// for root].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub pg_dir: Option<PathBuf>,
 }
 
@@ -89,16 +95,18 @@ pub enum Command {
     Migrate,
     /// Fetch the configured sources once (all enabled ones, or those named with
     /// --source), or one ad-hoc feed with --feed; store new articles, tag them.
-    /// Exit codes: 0 ok, 1 configuration/database error, 2 command-line error, 3 some
-    /// sources failed (the others still ran).
+    /// Exit status 3 when some sources failed (the others still ran); every status:
+    /// docs/operations.md, "Exit statuses".
     Ingest {
-        /// Ad-hoc feed URL (http/https) or file path, instead of the sources file.
+        /// Ad-hoc feed URL (http/https) or file path, instead of the sources file [default:
+        /// the sources file's sources].
         #[arg(long, value_name = "URL|FILE", conflicts_with = "source")]
         feed: Option<String>,
         /// Source name to show for --feed [default: the feed's title].
         #[arg(long, requires = "feed")]
         source_name: Option<String>,
-        /// Only this source from the sources file (repeatable).
+        /// Only this source from the sources file (repeatable) [default: every enabled
+        /// source].
         #[arg(long, value_name = "NAME")]
         source: Vec<String>,
         #[command(flatten)]
@@ -107,8 +115,9 @@ pub enum Command {
     /// News sources: list them with their health, or check one.
     #[command(subcommand)]
     Sources(sources::SourcesCommand),
-    /// Poll each enabled source at its own interval until Ctrl-C or SIGTERM. Several
-    /// workers (on one machine or many) can share one database.
+    /// Poll each enabled source at its own interval until Ctrl-C or SIGTERM; with
+    /// --prices and --study, also the price bars and the study (`serve` without the web).
+    /// Several workers (on one machine or many) can share one database.
     Worker(worker::WorkerArgs),
     /// Price bars.
     #[command(subcommand)]
@@ -116,17 +125,30 @@ pub enum Command {
     /// Run the event study: every event whose inputs changed (new prices, new articles),
     /// or all with --all. `study export` writes the results.
     Study(StudyArgs),
-    /// Serve the web UI. With CATALYST_WEB_DATABASE_URL set, pages and the API read
-    /// through that (read-only) connection.
+    /// The live tracker in one process: the web UI, source polling, price bars (the
+    /// history the study needs on the first start, then upkeep) and the study on new or
+    /// matured stories. Each part can be switched off (and runs alone in `catalyst
+    /// worker`). With CATALYST_WEB_DATABASE_URL set, pages and the API read through that
+    /// (read-only) connection.
     Serve {
         /// Address to listen on [env CATALYST_ADDR; default: 127.0.0.1:8080].
         #[arg(long)]
         addr: Option<SocketAddr>,
-        /// Do not run the ingest worker inside the server.
+        /// The web UI only: no source polling, prices or study (a split deployment's web
+        /// server, beside `catalyst worker --prices --study`).
         #[arg(long)]
         no_worker: bool,
+        /// Do not poll the news sources.
+        #[arg(long)]
+        no_ingest: bool,
+        /// Do not fetch price bars (neither the history nor upkeep).
+        #[arg(long)]
+        no_prices: bool,
+        /// Do not run the study.
+        #[arg(long)]
+        no_study: bool,
         #[command(flatten)]
-        worker: worker::WorkerArgs,
+        jobs: worker::JobArgs,
     },
     /// Load the demo data (curated events, 82 tokens' hourly prices), run the study, serve.
     Demo(demo::DemoArgs),
@@ -172,7 +194,8 @@ pub struct StudyArgs {
     /// Bar interval: 1h, or 1d (UTC days; resampled from hourly bars when no daily ones).
     #[arg(long, default_value = "1h")]
     pub interval: BarInterval,
-    /// Event windows in bars relative to bar 0, as START:END (END exclusive), comma-separated.
+    /// Event windows in bars relative to bar 0, as START:END (END exclusive), comma-separated
+    /// [default: -24:0,0:1,0:4,0:24,-24:24,-24:72 hourly; -1:0,0:1,0:3,-1:1,-1:3,0:7 daily].
     #[arg(long, value_delimiter = ',', value_parser = parse_window, allow_hyphen_values = true)]
     pub windows: Option<Vec<Window>>,
     /// Ranking window, START:END [default: -24:24 hourly, -1:1 daily].
@@ -181,7 +204,7 @@ pub struct StudyArgs {
     /// Estimation window, START:END [default: -744:-24 hourly, -91:-1 daily].
     #[arg(long, value_parser = parse_window, allow_hyphen_values = true)]
     pub estimation: Option<Window>,
-    /// Minimum tokens for a category to enter the impact score.
+    /// Minimum tokens for a category to enter the impact score [default: 5].
     #[arg(long)]
     pub min_category_tokens: Option<usize>,
     /// Leave high-impact events' windows out of other events' estimation windows.
@@ -293,22 +316,36 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     if let Command::Config(ConfigCommand::Check) = cli.command {
         return db::config_check(&settings).await;
     }
-    let db = Database::open(&db_options(&settings))
-        .await
-        .context("opening the database")?;
+    // Serving commands take their port first: a busy port is reported before any set-up.
+    let serves = match &cli.command {
+        Command::Serve { .. } => true,
+        Command::Demo(d) => !d.no_serve,
+        _ => false,
+    };
+    let listener = match serves {
+        true => Some(web::bind(settings.addr.value).await?),
+        false => None,
+    };
+    // Its errors name the server, the database and where the URL came from.
+    let db = Database::open(&db_options(&settings)).await?;
     tracing::debug!("using {}", db.describe());
     let result = match cli.command {
         // Serving commands shut down gracefully on their own.
         command @ (Command::Serve { .. } | Command::Demo(_) | Command::Worker(_)) => {
-            execute(&db, &settings, command).await
+            execute(&db, &settings, command, listener).await
         }
-        command => until_interrupted(execute(&db, &settings, command)).await,
+        command => until_interrupted(execute(&db, &settings, command, listener)).await,
     };
     db.close().await;
     result
 }
 
-async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow::Result<()> {
+async fn execute(
+    db: &Database,
+    settings: &Settings,
+    command: Command,
+    listener: Option<tokio::net::TcpListener>,
+) -> anyhow::Result<()> {
     let pool = &db.pool;
     ensure_taxonomy(pool).await?;
     match command {
@@ -371,10 +408,23 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
             );
         }
         Command::Serve {
-            no_worker, worker, ..
-        } => worker::serve(db, settings, no_worker, &worker).await?,
+            no_worker,
+            no_ingest,
+            no_prices,
+            no_study,
+            jobs,
+            ..
+        } => {
+            let listener = listener.context("no listening socket")?;
+            let parts = worker::Parts {
+                ingest: !(no_worker || no_ingest),
+                prices: !(no_worker || no_prices),
+                study: !(no_worker || no_study),
+            };
+            worker::serve(db, settings, listener, parts, &jobs).await?
+        }
         Command::Demo(args) => {
-            demo::run(db, settings, &args).await?;
+            demo::run(db, settings, &args, listener).await?;
         }
         Command::Db(command) => {
             db::execute(pool, command).await?;
@@ -408,6 +458,37 @@ async fn execute(db: &Database, settings: &Settings, command: Command) -> anyhow
         }
     }
     Ok(())
+}
+
+/// Exit statuses, the same for every command (docs/operations.md, "Exit statuses"); cron
+/// and systemd read them.
+pub mod exit {
+    /// Done.
+    pub const OK: u8 = 0;
+    /// An error (configuration, database, input, provider); what was already committed
+    /// stays, nothing half-written.
+    pub const ERROR: u8 = 1;
+    /// A command-line usage error (clap's).
+    pub const USAGE: u8 = 2;
+    /// `ingest`, `sources check`: at least one source failed; the others ran and stored
+    /// their articles.
+    pub const SOURCES_FAILED: u8 = 3;
+}
+
+/// An error and its causes on one line, each said once: a cause whose text its parent
+/// already includes (a message built as "{path}: {source}") is not repeated.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// Run `work` unless Ctrl-C or SIGTERM comes first (then its transaction rolls back).
@@ -456,12 +537,14 @@ pub async fn web_pool(db: &Database, settings: &Settings) -> anyhow::Result<sqlx
     })
 }
 
-/// Serve until Ctrl-C or SIGTERM, then finish in-flight requests.
-pub async fn serve(db: &Database, settings: &Settings) -> anyhow::Result<()> {
-    let addr = settings.addr.value;
-    web::serve(
-        web_pool(db, settings).await?,
-        addr,
+/// Serve on `listener` until Ctrl-C or SIGTERM, then finish in-flight requests.
+pub async fn serve_on(pool: sqlx::PgPool, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    web::serve_on(
+        pool,
+        listener,
         |bound| {
             println!("Catalyst is serving on http://{bound}/  (Ctrl-C to stop)");
         },
@@ -517,4 +600,75 @@ pub fn stop_requested() -> tokio::sync::watch::Receiver<bool> {
         tx
     })
     .subscribe()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: {source}")]
+    struct Io {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = anyhow::Error::new(Io {
+            path: "/x.csv".into(),
+            source: io(),
+        });
+        assert_eq!(error_line(&e), "/x.csv: No such file or directory");
+        let e = anyhow::Error::new(io()).context("reading /x.csv");
+        assert_eq!(error_line(&e), "reading /x.csv: No such file or directory");
+    }
+
+    #[test]
+    fn every_option_shows_its_default_and_global_options_stand_apart() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_positional() || matches!(id, "help" | "version") {
+                    continue;
+                }
+                let flag = matches!(
+                    arg.get_action(),
+                    clap::ArgAction::SetTrue | clap::ArgAction::Count
+                );
+                let help = format!(
+                    "{} {}",
+                    arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
+                    arg.get_long_help()
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                );
+                let documented = flag
+                    || !arg.get_default_values().is_empty()
+                    || help.contains("default:")
+                    || arg.is_required_set();
+                if !documented {
+                    missing.push(format!("{path} --{id}"));
+                }
+                if arg.is_global_set() {
+                    assert_eq!(
+                        arg.get_help_heading(),
+                        Some("Global options"),
+                        "{path} --{id}"
+                    );
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "catalyst", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "options without a default shown: {missing:#?}"
+        );
+    }
 }

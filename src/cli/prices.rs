@@ -34,6 +34,7 @@ pub enum PricesCommand {
         no_proxies: bool,
     },
     /// Fetch the bars missing in [--from, --to) from a provider; resumable (rerun it).
+    /// Without --from: the history the study needs (about 200 days back from now).
     Backfill {
         #[command(flatten)]
         range: RangeArgs,
@@ -87,16 +88,18 @@ pub struct SourceArgs {
     /// COINGECKO_PRO_API_KEY or COINGECKO_DEMO_API_KEY.
     #[arg(long, env = "CATALYST_COINGECKO_URL")]
     coingecko_url: Option<String>,
-    /// Directory of <BINANCE SYMBOL>.csv files (for --provider csv).
+    /// Directory of <BINANCE SYMBOL>.csv files [default: none; required with --provider
+    /// csv].
     #[arg(long)]
     csv_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct RangeArgs {
-    /// First bar (YYYY-MM-DD or RFC 3339, UTC).
+    /// First bar (YYYY-MM-DD or RFC 3339, UTC) [default: as far back as the study's
+    /// calibrated score needs, 200 days].
     #[arg(long, value_parser = parse_when)]
-    from: DateTime<Utc>,
+    from: Option<DateTime<Utc>>,
     /// End, exclusive [default: now; bars are fetched only once complete].
     #[arg(long, value_parser = parse_when)]
     to: Option<DateTime<Utc>>,
@@ -109,12 +112,16 @@ pub struct RangeArgs {
 
 #[derive(Debug, Args)]
 pub struct OptRangeArgs {
+    /// First bar (YYYY-MM-DD or RFC 3339, UTC) [default: each token's first bar].
     #[arg(long, value_parser = parse_when)]
     from: Option<DateTime<Utc>>,
+    /// End, exclusive [default: each token's last bar].
     #[arg(long, value_parser = parse_when)]
     to: Option<DateTime<Utc>>,
+    /// Tokens (symbols or aliases), comma-separated [default: all in the registry].
     #[arg(long, value_delimiter = ',')]
     tokens: Option<Vec<String>>,
+    /// Bar interval.
     #[arg(long, default_value = "1h")]
     interval: BarInterval,
 }
@@ -234,6 +241,19 @@ pub async fn run(pool: &PgPool, command: PricesCommand) -> anyhow::Result<()> {
             load_registry(pool, source.registry.as_ref()).await?;
             let provider = provider(&source)?;
             let to = range.to.unwrap_or_else(Utc::now);
+            let from = match range.from {
+                Some(from) => from,
+                None => {
+                    let history = crate::study::StudyParams::default().history();
+                    let from = backfill::last_complete_bar_end(to - history, range.interval);
+                    println!(
+                        "fetching the missing bars of the {} days of history the study needs (from {})",
+                        history.num_days(),
+                        from.format("%Y-%m-%d %H:%M UTC")
+                    );
+                    from
+                }
+            };
             // The total is known only once planned: the bar is made then.
             let planned = Mutex::new(None::<ProgressBar>);
             let terminal = std::io::stderr().is_terminal();
@@ -258,7 +278,7 @@ pub async fn run(pool: &PgPool, command: PricesCommand) -> anyhow::Result<()> {
                 &provider,
                 range.tokens.as_deref(),
                 range.interval,
-                range.from,
+                from,
                 to,
                 &on_event,
             )
@@ -268,6 +288,7 @@ pub async fn run(pool: &PgPool, command: PricesCommand) -> anyhow::Result<()> {
             }
             if report.stored > 0 {
                 proxies::build(pool, range.interval).await?;
+                crate::worker::store::want(pool, crate::worker::STUDY_JOB).await?;
             }
             println!(
                 "backfill from {}: {} tokens, {} bars missing before, {} stored in {} requests, {} still missing",

@@ -22,8 +22,10 @@ pub enum DbError {
     Embedded(#[from] embedded::EmbeddedError),
     #[error("invalid DATABASE_URL: {0}")]
     BadUrl(sqlx::Error),
-    #[error("cannot connect to the database: {0}")]
-    Connect(sqlx::Error),
+    /// `target` names the server (host and port, or socket directory) and the database,
+    /// and where the URL came from when known (`DATABASE_URL`).
+    #[error("cannot connect to PostgreSQL at {target}: {error}")]
+    Connect { target: String, error: sqlx::Error },
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -54,12 +56,24 @@ impl Database {
                 let dir = opts.pg_dir.clone().unwrap_or_else(embedded::default_dir);
                 let server = tokio::task::spawn_blocking(move || EmbeddedServer::start(&dir))
                     .await
-                    .map_err(|e| DbError::Connect(sqlx::Error::Io(std::io::Error::other(e))))??;
+                    .map_err(|e| DbError::Connect {
+                        target: "the private cluster".into(),
+                        error: sqlx::Error::Io(std::io::Error::other(e)),
+                    })??;
                 ensure_database(&server).await?;
                 (server.url(embedded::DATABASE), Some(server))
             }
         };
-        let pool = connect(&url).await?;
+        let pool = match connect(&url).await {
+            // Say where the URL came from: a wrong one is the usual cause.
+            Err(DbError::Connect { target, error }) if server.is_none() => {
+                return Err(DbError::Connect {
+                    target: format!("{target} (from DATABASE_URL)"),
+                    error,
+                })
+            }
+            other => other?,
+        };
         migrate(&pool).await?;
         Ok(Database { pool, server })
     }
@@ -175,24 +189,45 @@ pub async fn applied_version(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> 
         .await
 }
 
-/// A pool on `url`, with statement logging kept at debug level.
+/// Where `options` connect to, for error messages (never the password): `host:port,
+/// database D`, or the socket directory.
+pub fn describe_target(options: &PgConnectOptions) -> String {
+    let place = match options.get_socket() {
+        Some(dir) => format!("socket {}", dir.display()),
+        None if options.get_host().starts_with('/') => {
+            format!("socket {}", options.get_host())
+        }
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    };
+    match options.get_database() {
+        Some(db) => format!("{place}, database {db}"),
+        None => place,
+    }
+}
+
+/// A pool on `url`. Statements are logged at debug level, slow ones too (a first start's
+/// migrations are slow by nature: they are no warning).
 pub async fn connect(url: &str) -> Result<PgPool, DbError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(DbError::BadUrl)?
         .log_statements(log::LevelFilter::Debug)
-        .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(2));
+    let connect_error = |error| DbError::Connect {
+        target: describe_target(&options),
+        error,
+    };
     // One direct attempt first: the pool would retry a refused connection until its
     // acquire timeout, and a wrong URL should fail at once.
     let probe = PgConnection::connect_with(&options)
         .await
-        .map_err(DbError::Connect)?;
+        .map_err(connect_error)?;
     probe.close().await.ok();
     PgPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(30))
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
-        .map_err(DbError::Connect)
+        .map_err(connect_error)
 }
 
 /// Create the `catalyst` database in a fresh private cluster.
@@ -200,7 +235,10 @@ async fn ensure_database(server: &EmbeddedServer) -> Result<(), DbError> {
     let admin = PgConnectOptions::from_str(&server.url("postgres")).map_err(DbError::BadUrl)?;
     let mut conn = PgConnection::connect_with(&admin)
         .await
-        .map_err(DbError::Connect)?;
+        .map_err(|error| DbError::Connect {
+            target: describe_target(&admin),
+            error,
+        })?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(embedded::DATABASE)
@@ -226,6 +264,20 @@ mod tests {
             std::io::ErrorKind::ConnectionReset,
             "connection reset",
         ))
+    }
+
+    #[test]
+    fn connection_targets_name_the_server_and_database_but_never_the_password() {
+        let target = |url: &str| describe_target(&PgConnectOptions::from_str(url).unwrap());
+        assert_eq!(
+            target("postgres://catalyst:secret@db.internal:5433/catalyst"),
+            "db.internal:5433, database catalyst"
+        );
+        assert_eq!(
+            target("postgres:///catalyst?host=/run/postgresql"),
+            "socket /run/postgresql, database catalyst"
+        );
+        assert!(!target("postgres://u:secret@h/d").contains("secret"));
     }
 
     #[test]

@@ -144,7 +144,10 @@ pub fn read_files(
         let p = p.display().to_string();
         move |source| PriceError::Io { path: p, source }
     };
-    let paths: Vec<PathBuf> = if path.is_dir() {
+    // A missing path is said to be missing (`DIR/` with a typo is not a file whose name
+    // fails to name a token).
+    let meta = std::fs::metadata(path).map_err(io(path))?;
+    let paths: Vec<PathBuf> = if meta.is_dir() {
         let mut v: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(io(path))?
             .filter_map(Result::ok)
@@ -205,6 +208,26 @@ pub async fn import(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_directory_is_reported_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("binance-hourly-close/");
+        let e = read_files(&missing, None, BarInterval::Hour).unwrap_err();
+        assert!(
+            matches!(&e, PriceError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{e}"
+        );
+        std::fs::create_dir(&missing).unwrap();
+        std::fs::write(
+            missing.join("BTCUSDT.csv"),
+            "open_time,close\n2025-01-01 00:00:00,1\n",
+        )
+        .unwrap();
+        let with_slash = std::path::PathBuf::from(format!("{}/", missing.display()));
+        let files = read_files(&with_slash, None, BarInterval::Hour).unwrap();
+        assert_eq!(files[0].symbol, "BTC");
+    }
 
     #[test]
     fn symbols_from_file_names() {

@@ -42,6 +42,14 @@ impl UpkeepOptions {
     }
 }
 
+/// How far a pass has come: tokens handled (brought current, failed or skipped) of the
+/// tokens it will handle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpkeepReport {
     /// Tokens this worker brought current (or found current).
@@ -52,6 +60,8 @@ pub struct UpkeepReport {
     pub requests: usize,
     /// (symbol, error) of tokens whose fetch failed; other tokens went on.
     pub failures: Vec<(String, String)>,
+    /// The pass was asked to stop before its last token (the rest is for the next pass).
+    pub interrupted: bool,
 }
 
 /// One upkeep pass over all tracked tokens. `providers` in order of preference: a token
@@ -61,6 +71,20 @@ pub async fn run_once(
     pool: &PgPool,
     providers: &[Provider],
     opts: &UpkeepOptions,
+) -> Result<UpkeepReport, sqlx::Error> {
+    run_with_progress(pool, providers, opts, &|_| {}, &|| false).await
+}
+
+/// [`run_once`], reporting after each token (`on_progress`, also once before the first)
+/// and stopping between tokens once `stop()` says so. The live tracker's first-start
+/// backfill is this pass with the lookback the study needs: resumable like any pass,
+/// since only missing bars are asked for.
+pub async fn run_with_progress(
+    pool: &PgPool,
+    providers: &[Provider],
+    opts: &UpkeepOptions,
+    on_progress: &(dyn Fn(Progress) + Send + Sync),
+    stop: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<UpkeepReport, sqlx::Error> {
     let to = last_complete_bar_end(opts.now, opts.interval);
     let from = to - opts.lookback;
@@ -75,7 +99,16 @@ pub async fn run_once(
     }
     let mut report = UpkeepReport::default();
     let quiet = |_: BackfillEvent<'_>| {};
-    for (provider, token) in chosen.values() {
+    let total = chosen.len();
+    on_progress(Progress { done: 0, total });
+    for (done, (provider, token)) in chosen.values().enumerate() {
+        if done > 0 {
+            on_progress(Progress { done, total });
+        }
+        if stop() {
+            report.interrupted = true;
+            break;
+        }
         let mut conn = pool.acquire().await?;
         if !store::try_lock_token(&mut conn, token.id).await? {
             report.locked_elsewhere += 1;
@@ -113,6 +146,9 @@ pub async fn run_once(
         report.tokens += 1;
         report.stored += fill.stored;
         report.requests += fill.requests;
+    }
+    if !report.interrupted {
+        on_progress(Progress { done: total, total });
     }
     if opts.rebuild_proxies && report.stored > 0 {
         super::proxies::build(pool, opts.interval).await?;

@@ -116,6 +116,19 @@ pub struct StudyParams {
     pub exclude_confounders: bool,
 }
 
+/// When a story's windows close (see [`StudyParams::maturity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Maturity {
+    /// The score window that closes first ([0, 1h) by default).
+    pub first_window: Window,
+    pub first_window_closes: DateTime<Utc>,
+    /// The window that closes last ([−24h, +72h) by default).
+    pub last_window: Window,
+    /// When the last bar the story's score reads has closed: from then on the next study
+    /// (after the next price upkeep) scores it.
+    pub complete_at: DateTime<Utc>,
+}
+
 /// The summary window: t0−24h to t0+24h.
 pub const RANKING_WINDOW: Window = Window::new(-24, 24);
 
@@ -210,6 +223,53 @@ impl StudyParams {
         let start = all.clone().map(|w| w.start).min().unwrap_or(0);
         let end = all.map(|w| w.end).max().unwrap_or(0);
         Window::new(start.min(self.pre_window.start - 1), end)
+    }
+
+    /// Bars of history a calibrated score needs behind the newest bar: the estimation
+    /// window and event span of each of `null_hours` ordinary hours (hourly defaults:
+    /// 745 + 72 + 4,000 = 4,817 bars, about 201 days). The live tracker's first start
+    /// and `catalyst prices backfill` without dates fetch this much.
+    pub fn history_bars(&self) -> i64 {
+        let span = self.event_span();
+        let before = -i64::from(self.estimation.start.min(span.start)) + 1;
+        before + i64::from(span.end) + self.null_hours as i64
+    }
+
+    /// When a story published at `t0` can be scored: its windows are counted from bar 0
+    /// and every token it keeps needs every bar of the event span, so the story is
+    /// scored once the last bar of the span has closed (hourly defaults: 72 hours after
+    /// bar 0) and a study has run on it. Its first reaction window closes much sooner.
+    pub fn maturity(&self, t0: DateTime<Utc>) -> Maturity {
+        let bar0 = bar_zero(t0, self.interval);
+        let secs = self.interval.seconds();
+        let close =
+            |end: i32| DateTime::from_timestamp((bar0 + i64::from(end)) * secs, 0).unwrap_or(t0);
+        let first_window = self
+            .score_windows
+            .iter()
+            .copied()
+            .min_by_key(|w| (w.end, w.start))
+            .unwrap_or(self.ranking_window);
+        let span = self.event_span();
+        let last_window = self
+            .windows
+            .iter()
+            .chain(&self.score_windows)
+            .copied()
+            .filter(|w| w.end == span.end)
+            .min_by_key(|w| w.start)
+            .unwrap_or(span);
+        Maturity {
+            first_window,
+            first_window_closes: close(first_window.end),
+            last_window,
+            complete_at: close(span.end),
+        }
+    }
+
+    /// [`StudyParams::history_bars`] as a duration.
+    pub fn history(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.history_bars() * self.interval.seconds())
     }
 
     /// The pre-report window of an event whose publication time is (`mid_bar`) or is not
@@ -656,6 +716,23 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_story_matures_when_its_last_window_closes() {
+        let p = StudyParams::hourly();
+        let m = p.maturity(t("2025-01-27T10:00:00Z"));
+        assert_eq!(m.first_window, Window::new(0, 1));
+        assert_eq!(m.first_window_closes, t("2025-01-27T11:00:00Z"));
+        assert_eq!(m.last_window, Window::new(-24, 72));
+        assert_eq!(m.complete_at, t("2025-01-30T10:00:00Z"));
+        // Inside a bar: bar 0 is the next one.
+        let m = p.maturity(t("2025-01-27T10:20:00Z"));
+        assert_eq!(m.first_window_closes, t("2025-01-27T12:00:00Z"));
+        // The history a calibrated score needs: 31 days and the span before each of
+        // 4,000 ordinary hours.
+        assert_eq!(p.history_bars(), 745 + 72 + 4000);
+        assert_eq!(p.history().num_days(), 200);
     }
 
     #[test]

@@ -206,6 +206,16 @@ async fn run_inner(
         secs = started.elapsed().as_secs_f64(),
         "events scored"
     );
+    // A story whose windows read bars not in yet is awaiting prices (and says until
+    // when), not "unmeasurable": the next run after they arrive scores it.
+    if let Some(newest) = newest_close(&universe, interval) {
+        for (e, s) in events.iter().zip(scores.iter_mut()) {
+            let maturity = params.maturity(e.event_time);
+            if s.unmeasurable() && maturity.complete_at > newest {
+                s.not_ranked = Some(score::awaiting_reason(&maturity, interval));
+            }
+        }
+    }
 
     // The tables, for events whose inputs changed.
     let todo: Vec<usize> = (0..events.len())
@@ -321,6 +331,12 @@ async fn run_inner(
         .collect();
     store::save_confounders(&mut *tx, run_id, &confounder_rows).await?;
     Ok((run_fp, computed, scored))
+}
+
+/// The close of the newest bar with a market return: the prices are in up to there.
+fn newest_close(u: &Universe, interval: BarInterval) -> Option<DateTime<Utc>> {
+    let last = u.markets.first()?.iter().rposition(|r| r.is_finite())?;
+    DateTime::from_timestamp((u.first_bar + last as i64 + 1) * interval.seconds(), 0)
 }
 
 /// The false-positive rates of the score at ordinary hours (`placebo.rs`), averaged over

@@ -173,6 +173,30 @@ pub const NOT_MEASURABLE: &str =
     "none of its subjects can be measured: categories need enough tokens \
      with prices, tokens need prices over the estimation window and every bar around the report";
 
+/// How the reason of a story whose windows have not all closed starts.
+pub const AWAITING_PRICES: &str = "awaiting prices";
+
+/// The reason of a story that is not measurable only because the bars its windows read
+/// are not in yet (`maturity`: when they close).
+pub fn awaiting_reason(
+    maturity: &super::engine::Maturity,
+    interval: crate::prices::BarInterval,
+) -> String {
+    format!(
+        "{AWAITING_PRICES}: scored once its last window {} closes, at {} UTC",
+        maturity.last_window.label(interval),
+        maturity.complete_at.format("%Y-%m-%d %H:%M")
+    )
+}
+
+impl EventScore {
+    /// Not ranked because none of its subjects could be measured (which a story whose
+    /// windows are still open cannot be).
+    pub fn unmeasurable(&self) -> bool {
+        self.not_ranked.as_deref() == Some(NOT_MEASURABLE)
+    }
+}
+
 impl<'a> Scorer<'a> {
     pub fn new(params: &'a StudyParams, models: Vec<ModelCtx<'a>>) -> Self {
         Scorer {

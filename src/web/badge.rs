@@ -30,7 +30,8 @@ pub struct BadgeFacts<'a> {
 /// The badge, in parts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Badge {
-    /// significant, quiet, same-move, unranked or unscored (a CSS class too).
+    /// significant, quiet, same-move, unranked or unscored (not yet, or awaiting prices;
+    /// a CSS class too).
     pub kind: &'static str,
     /// up, down or flat (a CSS class too).
     pub direction: &'static str,
@@ -39,7 +40,8 @@ pub struct Badge {
     pub size: String,
     /// "in the first hour", or empty.
     pub window: String,
-    /// "significant", "not significant", "same move", "not ranked", "not scored yet".
+    /// "significant", "not significant", "same move", "not ranked", "awaiting prices",
+    /// "not scored yet".
     pub verdict: String,
 }
 
@@ -61,7 +63,12 @@ impl Badge {
             .map(|w| format!("in {}", window_words(w, f.top_pre_report, interval)))
             .unwrap_or_default();
         let significant = f.p_value.is_some_and(|p| p < LEVEL);
-        let (kind, verdict) = if f.not_ranked_reason.is_some() {
+        let awaiting = f
+            .not_ranked_reason
+            .is_some_and(|r| r.starts_with(crate::study::score::AWAITING_PRICES));
+        let (kind, verdict) = if awaiting {
+            ("unscored", crate::study::score::AWAITING_PRICES.to_string())
+        } else if f.not_ranked_reason.is_some() {
             ("unranked", "not ranked".to_string())
         } else if f.same_move_as.is_some() {
             ("same-move", "same move".to_string())
@@ -194,6 +201,8 @@ mod tests {
         let b = Badge::of(&f, BarInterval::Hour);
         assert_eq!(b.text(), "not ranked");
         assert_eq!(b.kind, "unranked");
+        f.not_ranked_reason = Some("awaiting prices: scored once its last window closes");
+        assert_eq!(Badge::of(&f, BarInterval::Hour).text(), "awaiting prices");
         let unscored = BadgeFacts {
             proxy: "BTC",
             ..Default::default()

@@ -226,6 +226,8 @@ pub struct EventPage {
     /// Server-rendered SVG (labels escaped by `chart`), or empty.
     pub caar_chart: String,
     pub price_chart: String,
+    /// Until it is scored: what it awaits (templates/live_status_event.html).
+    pub awaiting: Option<super::live_status::AwaitingStory>,
 }
 
 pub async fn show(
@@ -791,6 +793,7 @@ pub async fn show(
         .map(|v| v.headline.clone())
         .unwrap_or_else(|| "No study has run yet.".into());
     let page = EventPage {
+        awaiting: super::live_status::awaiting_story(pool, id).await?,
         title: event.headline.clone(),
         headline: event.headline,
         time: time_html(event.event_time, &event.time_precision),

@@ -106,6 +106,8 @@ pub struct ListPage {
     pub q_label: String,
     pub market_label: String,
     pub caar_label: String,
+    /// The live tracker's status (templates/live_status.html).
+    pub live: super::live_status::LiveStatus,
 }
 
 /// `/`: the ranked list.
@@ -124,6 +126,7 @@ pub async fn list(
         Err(WebError::BadRequest(message)) => {
             // The page, its form as typed, and what to fix: never a bare error page.
             let page = ListPage {
+                live: super::live_status::live_status(pool).await?,
                 error: Some(message),
                 form: form_as_typed(pool, &query).await?,
                 filtered: true,
@@ -168,6 +171,7 @@ pub async fn list(
         significant,
     } = counts;
     let mut page = ListPage {
+        live: super::live_status::live_status(pool).await?,
         total: events,
         significant_total: significant,
         form: form_of(pool, &filter).await?,
@@ -233,6 +237,7 @@ fn empty_page(params: Option<&StudyParams>) -> ListPage {
         q_label: abbr("q"),
         market_label: format!("{} ({proxy}, {window})", abbr("market-move")),
         caar_label: String::new(),
+        live: Default::default(),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod history;
 pub mod history_query;
 pub mod list_page;
 pub mod list_query;
+pub mod live_status;
 pub mod metrics;
 pub mod pages;
 pub mod run;
@@ -212,6 +213,47 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve_with_limits(pool, addr, server::Limits::default(), on_bound, shutdown).await
+}
+
+/// Bind `addr` for [`serve_on`]. A busy port or a bad address is an error that says so,
+/// before anything else starts.
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, BindError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|error| BindError { addr, error })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {error}{}", hint(.error))]
+pub struct BindError {
+    pub addr: SocketAddr,
+    pub error: std::io::Error,
+}
+
+fn hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            " (another program serves there: pass --addr or set CATALYST_ADDR)"
+        }
+        _ => "",
+    }
+}
+
+/// Serve on a bound `listener` until `shutdown` completes.
+pub async fn serve_on(
+    pool: PgPool,
+    listener: tokio::net::TcpListener,
+    on_bound: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    on_bound(listener.local_addr()?);
+    server::run(
+        listener,
+        router(AppState::new(pool)),
+        server::Limits::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// [`serve`] with the connection limits given (tests shorten them).

@@ -187,6 +187,17 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
         .into_iter()
         .map(|r| {
             let failed = r.last_status.as_deref() == Some("failed");
+            let last = r.last_summary.clone().unwrap_or_default();
+            // A job that reports progress (the price backfill) says how far it has come.
+            let summary = match (&r.claimed_by, r.progress_done, r.progress_total) {
+                (Some(_), Some(done), Some(total)) if last.is_empty() => {
+                    format!("running: {done} of {total} tokens")
+                }
+                (Some(_), Some(done), Some(total)) => {
+                    format!("running: {done} of {total} tokens (last run: {last})")
+                }
+                _ => last,
+            };
             JobRow {
                 health: Health::of(
                     Schedule::Polled,
@@ -202,7 +213,7 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
                     now,
                 ),
                 name: r.name,
-                summary: r.last_summary.unwrap_or_default(),
+                summary,
             }
         })
         .collect();

@@ -3,11 +3,14 @@
 //! work through job claims (`FOR UPDATE SKIP LOCKED` plus a lease, see
 //! `ingest::source_store::claim_next`), so a job runs on one worker at a time.
 //!
-//! Job kinds are the [`JobKind`] enum: news sources (claimed per source) and price upkeep
-//! (one `worker_jobs` row, claimed the same way; inside it a per-token advisory lock).
+//! Job kinds are the [`JobKind`] enum: news sources (claimed per source), and three
+//! `worker_jobs` rows claimed the same way: the price backfill of the history the study
+//! needs (on the first start, then daily), price upkeep (inside both, a per-token
+//! advisory lock), and the live study (on new articles or bars, and hourly).
 
 pub mod store;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,30 +18,55 @@ use chrono::Utc;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::ingest::http::Fetcher;
 use crate::ingest::{run, source_store};
 use crate::prices::provider::Provider;
 use crate::prices::upkeep;
+use crate::study::{self, RunOptions, StudyParams};
 
 /// The kinds of periodic job a worker runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
     /// Poll one due news source.
     Ingest,
+    /// Fetch the bars of the history the study needs that are missing (needs
+    /// [`Context::prices`]): the first start's backfill, then a daily check.
+    PriceBackfill,
     /// Bring every tracked token's recent bars current (needs [`Context::prices`]).
     PriceUpkeep,
+    /// Run the study when new articles or bars came in (needs [`Context::study`]).
+    Study,
 }
 
 /// The `worker_jobs` row of price upkeep.
 pub const PRICE_UPKEEP_JOB: &str = "prices-upkeep";
+/// The `worker_jobs` row of the history backfill.
+pub const PRICE_BACKFILL_JOB: &str = "prices-backfill";
+/// The `worker_jobs` row of the live study.
+pub const STUDY_JOB: &str = "study";
 
-/// Price upkeep settings.
+/// Price settings: upkeep of recent bars, and the backfill of the history behind them.
 pub struct PriceJob {
     pub providers: Vec<Provider>,
-    /// Time between two upkeep runs.
+    /// Wall-clock time between two upkeep runs.
     pub every: Duration,
-    /// How far back bars are kept complete.
+    /// How far back upkeep keeps bars complete.
     pub lookback: chrono::Duration,
+    /// How far back the backfill makes bars complete: what the study needs
+    /// ([`StudyParams::history`]).
+    pub history: chrono::Duration,
+    /// Wall-clock time between two backfill checks once one has completed.
+    pub history_every: Duration,
+}
+
+/// Live study settings.
+pub struct StudyJob {
+    pub params: StudyParams,
+    /// Wall-clock time between two runs when nothing asks for one.
+    pub every: Duration,
+    /// New articles or bars run the study at most this often.
+    pub min_gap: Duration,
 }
 
 /// What every job needs.
@@ -48,6 +76,24 @@ pub struct Context {
     pub worker_id: String,
     pub lease: Duration,
     pub prices: Option<PriceJob>,
+    pub study: Option<StudyJob>,
+    /// The market clock of the price jobs (a replay in tests and rehearsals).
+    pub clock: Clock,
+    /// Set once the worker is asked to stop: long jobs end between steps.
+    pub stopping: Arc<AtomicBool>,
+}
+
+impl Context {
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// New articles or bars: ask for the study (if a worker runs it).
+    async fn want_study(&self) {
+        if let Err(e) = store::want(&self.pool, STUDY_JOB).await {
+            tracing::warn!("could not ask for the study to run: {e}");
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,13 +106,45 @@ impl JobKind {
     pub fn name(self) -> &'static str {
         match self {
             JobKind::Ingest => "ingest",
+            JobKind::PriceBackfill => PRICE_BACKFILL_JOB,
             JobKind::PriceUpkeep => PRICE_UPKEEP_JOB,
+            JobKind::Study => STUDY_JOB,
+        }
+    }
+
+    /// Whether this worker is set up to run this kind.
+    fn enabled(self, ctx: &Context) -> bool {
+        match self {
+            JobKind::Ingest => true,
+            JobKind::PriceBackfill | JobKind::PriceUpkeep => ctx.prices.is_some(),
+            JobKind::Study => ctx.study.is_some(),
+        }
+    }
+
+    /// When a `worker_jobs` job may run besides its schedule.
+    fn gate(self, ctx: &Context) -> store::Gate<'static> {
+        const AFTER_BACKFILL: &[&str] = &[PRICE_BACKFILL_JOB];
+        match self {
+            JobKind::Ingest | JobKind::PriceBackfill => store::Gate::default(),
+            // Upkeep would only race the backfill for the same tokens; a study before
+            // the history is there scores nothing.
+            JobKind::PriceUpkeep => store::Gate {
+                min_gap_secs: 0.0,
+                blocked_by: AFTER_BACKFILL,
+            },
+            JobKind::Study => store::Gate {
+                min_gap_secs: ctx.study.as_ref().map_or(0.0, |s| s.min_gap.as_secs_f64()),
+                blocked_by: AFTER_BACKFILL,
+            },
         }
     }
 
     /// Claim one due job of this kind, if any. Claiming is quick (one statement); the
     /// job itself runs in [`Claimed::run`].
     pub async fn claim(self, ctx: &Context) -> Result<Option<Claimed>, WorkerError> {
+        if !self.enabled(ctx) {
+            return Ok(None);
+        }
         match self {
             JobKind::Ingest => {
                 Ok(
@@ -75,18 +153,16 @@ impl JobKind {
                         .map(|s| Claimed::Source(Box::new(s))),
                 )
             }
-            JobKind::PriceUpkeep => {
-                if ctx.prices.is_none() {
-                    return Ok(None);
-                }
+            JobKind::PriceBackfill | JobKind::PriceUpkeep | JobKind::Study => {
                 let got = store::claim(
                     &ctx.pool,
-                    PRICE_UPKEEP_JOB,
+                    self.name(),
                     &ctx.worker_id,
                     ctx.lease.as_secs_f64(),
+                    self.gate(ctx),
                 )
                 .await?;
-                Ok(got.then_some(Claimed::PriceUpkeep))
+                Ok(got.then_some(Claimed::Job(self)))
             }
         }
     }
@@ -96,14 +172,12 @@ impl JobKind {
         self,
         ctx: &Context,
     ) -> Result<Option<chrono::DateTime<Utc>>, WorkerError> {
+        if !self.enabled(ctx) {
+            return Ok(None);
+        }
         match self {
             JobKind::Ingest => Ok(source_store::next_wakeup(&ctx.pool).await?),
-            JobKind::PriceUpkeep if ctx.prices.is_some() => Ok(Some(
-                store::next_due(&ctx.pool, PRICE_UPKEEP_JOB)
-                    .await?
-                    .unwrap_or_else(Utc::now),
-            )),
-            JobKind::PriceUpkeep => Ok(None),
+            _ => Ok(store::next_due(&ctx.pool, self.name(), self.gate(ctx)).await?),
         }
     }
 
@@ -111,7 +185,7 @@ impl JobKind {
     pub async fn release(self, ctx: &Context) -> Result<u64, WorkerError> {
         match self {
             JobKind::Ingest => Ok(source_store::release_all(&ctx.pool, &ctx.worker_id).await?),
-            JobKind::PriceUpkeep => Ok(store::release_all(&ctx.pool, &ctx.worker_id).await?),
+            _ => Ok(store::release_all(&ctx.pool, &ctx.worker_id).await?),
         }
     }
 }
@@ -119,14 +193,15 @@ impl JobKind {
 /// A job this worker holds the claim of.
 pub enum Claimed {
     Source(Box<source_store::SourceRow>),
-    PriceUpkeep,
+    /// A `worker_jobs` job (backfill, upkeep, study).
+    Job(JobKind),
 }
 
 impl Claimed {
     fn kind(&self) -> JobKind {
         match self {
             Claimed::Source(_) => JobKind::Ingest,
-            Claimed::PriceUpkeep => JobKind::PriceUpkeep,
+            Claimed::Job(kind) => *kind,
         }
     }
 
@@ -142,60 +217,181 @@ impl Claimed {
     fn claim_key(&self) -> ClaimKey {
         match self {
             Claimed::Source(s) => ClaimKey::Source(s.id),
-            Claimed::PriceUpkeep => ClaimKey::Job(PRICE_UPKEEP_JOB),
+            Claimed::Job(kind) => ClaimKey::Job(kind.name()),
         }
     }
 
     async fn run_claimed(self, ctx: &Context) -> Result<(), WorkerError> {
-        match self {
+        let name = self.kind().name();
+        let (ok, summary, every) = match self {
             Claimed::Source(source) => {
-                run::run_source(&ctx.pool, &ctx.fetcher, &source, &ctx.worker_id).await;
-                Ok(())
+                let done = run::run_source(&ctx.pool, &ctx.fetcher, &source, &ctx.worker_id).await;
+                if done.report.new > 0 {
+                    ctx.want_study().await;
+                }
+                return Ok(());
             }
-            Claimed::PriceUpkeep => {
-                let Some(job) = &ctx.prices else {
-                    return Ok(());
-                };
-                let mut opts = upkeep::UpkeepOptions::new(Utc::now());
-                opts.lookback = job.lookback;
-                let (ok, summary) = match upkeep::run_once(&ctx.pool, &job.providers, &opts).await {
-                    Ok(r) => {
-                        tracing::info!(
-                            tokens = r.tokens,
-                            stored = r.stored,
-                            requests = r.requests,
-                            failed = r.failures.len(),
-                            "price upkeep"
-                        );
-                        (
-                            r.failures.is_empty(),
-                            format!(
-                                "{} tokens, {} bars stored, {} requests, {} failed",
-                                r.tokens,
-                                r.stored,
-                                r.requests,
-                                r.failures.len()
-                            ),
-                        )
-                    }
-                    Err(e) => {
-                        tracing::error!("price upkeep: {e}");
-                        (false, e.to_string())
-                    }
-                };
-                crate::db::retry_transient("recording price upkeep", 6, || {
-                    store::finish(
-                        &ctx.pool,
-                        PRICE_UPKEEP_JOB,
-                        &ctx.worker_id,
-                        ok,
-                        &summary,
-                        job.every.as_secs_f64(),
-                    )
-                })
-                .await?;
-                Ok(())
+            Claimed::Job(JobKind::PriceBackfill) => match &ctx.prices {
+                Some(job) => backfill(ctx, job).await,
+                None => return Ok(()),
+            },
+            Claimed::Job(JobKind::PriceUpkeep) => match &ctx.prices {
+                Some(job) => upkeep(ctx, job).await,
+                None => return Ok(()),
+            },
+            Claimed::Job(JobKind::Study) => match &ctx.study {
+                Some(job) => run_study(ctx, job).await,
+                None => return Ok(()),
+            },
+            Claimed::Job(JobKind::Ingest) => return Ok(()),
+        };
+        crate::db::retry_transient(&format!("recording {name}"), 6, || {
+            store::finish(
+                &ctx.pool,
+                name,
+                &ctx.worker_id,
+                ok,
+                &summary,
+                every.as_secs_f64(),
+            )
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// Fetch the missing bars of the history the study needs, reporting tokens done in
+/// `worker_jobs` (the list page shows "backfilling prices: 41 of 82 tokens"). Returns
+/// (ok, summary, time until the next check).
+async fn backfill(ctx: &Context, job: &PriceJob) -> (bool, String, Duration) {
+    let mut opts = upkeep::UpkeepOptions::new(ctx.clock.now());
+    opts.lookback = job.history;
+    let (tx, mut rx) = watch::channel(upkeep::Progress::default());
+    let (pool, worker) = (ctx.pool.clone(), ctx.worker_id.clone());
+    // Progress goes to the database from its own task: the pass reports synchronously.
+    let _writer = AbortOnDrop(tokio::spawn(async move {
+        let mut logged = 0;
+        while rx.changed().await.is_ok() {
+            let p = *rx.borrow_and_update();
+            if let Err(e) =
+                store::progress(&pool, PRICE_BACKFILL_JOB, &worker, p.done, p.total).await
+            {
+                tracing::debug!("could not record the backfill's progress: {e}");
             }
+            // A line per tenth of the tokens (and the first and last).
+            if p.done == 0 || p.done == p.total || p.done * 10 / p.total.max(1) > logged {
+                logged = p.done * 10 / p.total.max(1);
+                tracing::info!(done = p.done, total = p.total, "backfilling prices");
+            }
+        }
+    }));
+    tracing::info!(
+        from = %(opts.now - opts.lookback),
+        "price history: fetching the bars the study needs that are missing"
+    );
+    let result = upkeep::run_with_progress(
+        &ctx.pool,
+        &job.providers,
+        &opts,
+        &|p| {
+            tx.send_replace(p);
+        },
+        &|| ctx.stopping(),
+    )
+    .await;
+    let soon = ctx.clock.wall(Duration::from_secs(5 * 60));
+    match result {
+        Ok(r) => {
+            if r.stored > 0 {
+                ctx.want_study().await;
+            }
+            let summary = format!(
+                "{} tokens, {} bars stored, {} requests, {} failed{}{}",
+                r.tokens,
+                r.stored,
+                r.requests,
+                r.failures.len(),
+                if r.locked_elsewhere > 0 {
+                    format!(", {} busy elsewhere", r.locked_elsewhere)
+                } else {
+                    String::new()
+                },
+                if r.interrupted { ", interrupted" } else { "" }
+            );
+            tracing::info!(
+                tokens = r.tokens,
+                stored = r.stored,
+                requests = r.requests,
+                failed = r.failures.len(),
+                "price history backfilled"
+            );
+            // Anything left undone (a failure, a token busy elsewhere, a stop) is tried
+            // again soon; else the next check is a day away.
+            let complete = r.failures.is_empty() && r.locked_elsewhere == 0 && !r.interrupted;
+            let next = if complete { job.history_every } else { soon };
+            (r.failures.is_empty() && !r.interrupted, summary, next)
+        }
+        Err(e) => {
+            tracing::error!("price backfill: {e}");
+            (false, e.to_string(), soon)
+        }
+    }
+}
+
+/// Bring recent bars current.
+async fn upkeep(ctx: &Context, job: &PriceJob) -> (bool, String, Duration) {
+    let mut opts = upkeep::UpkeepOptions::new(ctx.clock.now());
+    opts.lookback = job.lookback;
+    match upkeep::run_once(&ctx.pool, &job.providers, &opts).await {
+        Ok(r) => {
+            tracing::info!(
+                tokens = r.tokens,
+                stored = r.stored,
+                requests = r.requests,
+                failed = r.failures.len(),
+                "price upkeep"
+            );
+            if r.stored > 0 {
+                ctx.want_study().await;
+            }
+            (
+                r.failures.is_empty(),
+                format!(
+                    "{} tokens, {} bars stored, {} requests, {} failed",
+                    r.tokens,
+                    r.stored,
+                    r.requests,
+                    r.failures.len()
+                ),
+                job.every,
+            )
+        }
+        Err(e) => {
+            tracing::error!("price upkeep: {e}");
+            (false, e.to_string(), job.every)
+        }
+    }
+}
+
+/// Run the study: it scores the stories whose windows have closed since the last run and
+/// recomputes the tables of events whose inputs changed.
+async fn run_study(ctx: &Context, job: &StudyJob) -> (bool, String, Duration) {
+    let started = std::time::Instant::now();
+    match study::run(&ctx.pool, &job.params, RunOptions::default()).await {
+        Ok(r) => (
+            true,
+            format!(
+                "{} events, {} recomputed, {} with a score ({:.1} s)",
+                r.events,
+                r.computed,
+                r.scored,
+                started.elapsed().as_secs_f64()
+            ),
+            job.every,
+        ),
+        Err(e) => {
+            tracing::warn!("study: {e}");
+            (false, e.to_string(), job.every)
         }
     }
 }
@@ -219,7 +415,7 @@ impl ClaimKey {
     async fn release(self, ctx: &Context) -> Result<bool, sqlx::Error> {
         match self {
             ClaimKey::Source(id) => source_store::release(&ctx.pool, id, &ctx.worker_id).await,
-            ClaimKey::Job(_) => Ok(store::release_all(&ctx.pool, &ctx.worker_id).await? > 0),
+            ClaimKey::Job(name) => store::release(&ctx.pool, name, &ctx.worker_id).await,
         }
     }
 }
@@ -380,6 +576,8 @@ pub async fn run(
     tracing::info!(worker = %ctx.worker_id, concurrency, "worker started");
     loop {
         if *stop.borrow() {
+            // Long jobs (the backfill) end between steps.
+            ctx.stopping.store(true, Ordering::Relaxed);
             break;
         }
         // Fill the free slots with due jobs, round-robin over the kinds.
