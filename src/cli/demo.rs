@@ -18,6 +18,10 @@ use crate::study::{self, RunOptions, StudyParams};
 pub const CURATED_EVENTS: &str = include_str!("../../demo/curated-events-2024-2025.csv");
 /// Where the price files sit inside the data directory.
 pub const PRICES_SUBDIR: &str = "prices/binance-hourly-close";
+/// Hourly OHLCV with base-asset volume (read when present).
+pub const OHLCV_SUBDIR: &str = "prices/binance-spot-ohlcv-1h";
+/// Daily klines with trade counts and taker-buy volume (read when present).
+pub const KLINES_SUBDIR: &str = "prices/binance-spot-klines-1d";
 pub const DEMO_SOURCE_NAME: &str = "Catalyst curated events";
 
 #[derive(Debug, Clone, Args)]
@@ -289,7 +293,7 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
 
     let started = Instant::now();
     let price_dir = data_dir.join(PRICES_SUBDIR);
-    let imported = prices::import(pool, &price_dir, None, BarInterval::Hour).await?;
+    let mut imported = prices::import(pool, &price_dir, None, BarInterval::Hour).await?;
     println!(
         "prices: {} files, {} bars stored, {} already up to date ({:.1}s)",
         imported.files,
@@ -297,6 +301,29 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         imported.unchanged_files,
         started.elapsed().as_secs_f64()
     );
+    // Volume and ranges (hourly OHLCV) and taker flow (daily klines), where the shared
+    // data has them: the closes agree with the files above, the new fields fill in.
+    for (subdir, interval, what) in [
+        (OHLCV_SUBDIR, BarInterval::Hour, "hourly OHLCV"),
+        (KLINES_SUBDIR, BarInterval::Day, "daily klines"),
+    ] {
+        let dir = data_dir.join(subdir);
+        if !dir.is_dir() {
+            continue;
+        }
+        let started = Instant::now();
+        let r = prices::import(pool, &dir, None, interval).await?;
+        println!(
+            "prices: {what}, {} files, {} bars stored, {} already up to date ({:.1}s)",
+            r.files,
+            r.bars,
+            r.unchanged_files,
+            started.elapsed().as_secs_f64()
+        );
+        if interval == BarInterval::Hour {
+            imported.bars += r.bars;
+        }
+    }
     // The market series analysts query (`market_proxy_bars`), as `prices import` builds
     // them; only when bars changed, so a second demo run stays quick.
     if imported.bars > 0 {

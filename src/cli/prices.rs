@@ -352,6 +352,27 @@ pub async fn run(pool: &PgPool, command: PricesCommand) -> anyhow::Result<()> {
                 "{total} missing bars in {with_gaps} of {} tokens",
                 tokens.len()
             );
+            // Fields beyond the close: a bar may have a price and no volume.
+            let coverage =
+                store::field_coverage(pool, range.interval, range.from, range.to).await?;
+            let by_id: std::collections::HashMap<i32, &store::FieldCoverage> =
+                coverage.iter().map(|c| (c.token_id, c)).collect();
+            println!("fields per token (bars with the field / bars stored):");
+            for t in &tokens {
+                let Some(c) = by_id.get(&t.id) else { continue };
+                let pct = |n: i64| 100.0 * n as f64 / c.bars.max(1) as f64;
+                println!(
+                    "{}: {} bars; volume {} ({:.1}%), high/low {} ({:.1}%), taker-buy {} ({:.1}%)",
+                    t.symbol,
+                    c.bars,
+                    c.volume,
+                    pct(c.volume),
+                    c.range,
+                    pct(c.range),
+                    c.taker,
+                    pct(c.taker)
+                );
+            }
         }
         PricesCommand::Proxies { interval } => {
             let r = proxies::build(pool, interval).await?;

@@ -1,8 +1,8 @@
 //! Binance spot klines: `GET /api/v3/klines?symbol&interval&startTime&endTime&limit`.
 //!
 //! A kline is `[openTime ms, "open", "high", "low", "close", "volume", closeTime ms,
-//! "quoteAssetVolume", trades, "takerBuyBase", "takerBuyQuote", "ignore"]`; we keep open
-//! time, OHLC and the quote-asset (USDT) volume. At most 1000 klines per request, so a
+//! "quoteAssetVolume", trades, "takerBuyBase", "takerBuyQuote", "ignore"]`; we keep all of
+//! it (a kline without the trailing fields keeps its prices and quote volume). At most 1000 klines per request, so a
 //! long range takes several pages. Rate limits: every answer carries
 //! `X-MBX-USED-WEIGHT-1M`; near the limit the client waits for the next minute, and a
 //! 429 (or 418, an IP ban) is retried after its `Retry-After`. Errors come as
@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 
 use super::provider::{get_with_retries, HttpPolicy, Page, PriceSource, ProviderError};
-use super::{Bar, BarInterval};
+use super::{Bar, BarInterval, Flow};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.binance.com";
 /// Klines per request: Binance's maximum.
@@ -92,6 +92,8 @@ pub fn parse_klines(body: &[u8], url: &str) -> Result<Vec<Bar>, ProviderError> {
                     .filter(|x| x.is_finite())
                     .ok_or_else(|| decode(format!("kline {i}: {name} {v} is not a number")))
             };
+            // Volume fields: absent or unreadable is unknown, not an error.
+            let optional = |k: usize| num(k, "volume").ok().filter(|v| *v >= 0.0);
             let ms = row
                 .first()
                 .and_then(serde_json::Value::as_i64)
@@ -113,6 +115,16 @@ pub fn parse_klines(body: &[u8], url: &str) -> Result<Vec<Bar>, ProviderError> {
                 close,
                 volume: Some(num(7, "quote volume")?).filter(|v| *v >= 0.0),
                 market_cap: None,
+                flow: Flow {
+                    base_volume: optional(5),
+                    trades: row
+                        .get(8)
+                        .and_then(serde_json::Value::as_i64)
+                        .filter(|n| *n >= 0),
+                    taker_buy_base: optional(9),
+                    taker_buy_quote: optional(10),
+                    volume_24h: None,
+                },
             })
         })
         .collect()
@@ -222,6 +234,10 @@ mod tests {
         assert_eq!(bars[0].close, 0.015771);
         assert_eq!(bars[0].high, Some(0.8));
         assert_eq!(bars[0].volume, Some(2434.19055334));
+        assert_eq!(bars[0].flow.base_volume, Some(148976.11427815));
+        assert_eq!(bars[0].flow.trades, Some(308));
+        assert_eq!(bars[0].flow.taker_buy_base, Some(1756.87402397));
+        assert_eq!(bars[0].flow.taker_buy_quote, Some(28.46694368));
         assert!(parse_klines(br#"{"code":-1121}"#, "u").is_err());
         assert!(parse_klines(br#"[[1,"1","1","1","x","1",2,"1"]]"#, "u").is_err());
     }

@@ -10,8 +10,8 @@
 //! open_time + interval)`; bars without an observation are left missing (a gap, never
 //! interpolated). CoinGecko's points fall a few minutes after the hour, so a close is
 //! the price up to an hour before the bar's end: about one bar later than a Binance
-//! close. `total_volumes` is a rolling 24-hour volume, not a per-bar one, so it is not
-//! stored. Errors come as `{"status": {"error_code": 429, "error_message": "..."}}` or
+//! close. `total_volumes` is a rolling 24-hour volume, not a per-bar one: it is stored
+//! as the bar's `volume_24h` (last observation in the bar), never as its volume. Errors come as `{"status": {"error_code": 429, "error_message": "..."}}` or
 //! `{"error": "coin not found"}`.
 
 use std::collections::BTreeMap;
@@ -21,7 +21,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::Deserialize;
 
 use super::provider::{get_with_retries, HttpPolicy, Page, PriceSource, ProviderError};
-use super::{Bar, BarInterval};
+use super::{Bar, BarInterval, Flow};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.coingecko.com/api/v3";
 pub const PRO_BASE_URL: &str = "https://pro-api.coingecko.com/api/v3";
@@ -76,6 +76,8 @@ struct Chart {
     prices: Vec<(f64, Option<f64>)>,
     #[serde(default)]
     market_caps: Vec<(f64, Option<f64>)>,
+    #[serde(default)]
+    total_volumes: Vec<(f64, Option<f64>)>,
 }
 
 #[derive(Deserialize)]
@@ -110,10 +112,12 @@ impl CoinGecko {
 }
 
 /// Resample `(ms, value)` observations to bars opening in `[from, to)`: each bar takes
-/// the last observation inside it. Caps are matched to bars the same way.
+/// the last observation inside it. Caps and rolling 24-hour volumes are matched to bars
+/// the same way.
 pub fn resample(
     prices: &[(f64, Option<f64>)],
     caps: &[(f64, Option<f64>)],
+    volumes_24h: &[(f64, Option<f64>)],
     interval: BarInterval,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -143,6 +147,7 @@ pub fn resample(
     };
     let closes = last_in_bar(prices);
     let caps = last_in_bar(caps);
+    let volumes_24h = last_in_bar(volumes_24h);
     closes
         .into_iter()
         .filter(|(_, (_, close))| *close > 0.0)
@@ -155,6 +160,10 @@ pub fn resample(
                 close,
                 volume: None,
                 market_cap: caps.get(&b).map(|c| c.1).filter(|c| *c >= 0.0),
+                flow: Flow {
+                    volume_24h: volumes_24h.get(&b).map(|v| v.1).filter(|v| *v >= 0.0),
+                    ..Flow::default()
+                },
             })
         })
         .collect()
@@ -238,7 +247,14 @@ impl PriceSource for CoinGecko {
             message: format!("not a market chart: {e}"),
         })?;
         Ok(Page {
-            bars: resample(&chart.prices, &chart.market_caps, interval, from, end),
+            bars: resample(
+                &chart.prices,
+                &chart.market_caps,
+                &chart.total_volumes,
+                interval,
+                from,
+                end,
+            ),
             next: (end < to).then_some(end),
         })
     }
@@ -261,9 +277,11 @@ mod tests {
             (ms(245), Some(9.0)), // after `to`
         ];
         let caps = [(ms(55), Some(200.0)), (ms(185), Some(400.0))];
+        let volumes = [(ms(50), Some(7.0e9)), (ms(65), Some(8.0e9))];
         let bars = resample(
             &prices,
             &caps,
+            &volumes,
             BarInterval::Hour,
             t0,
             t0 + Duration::hours(4),
@@ -277,5 +295,8 @@ mod tests {
             got,
             vec![(0, 2.0, Some(200.0)), (1, 3.0, None), (3, 4.0, Some(400.0))]
         );
+        let v24: Vec<Option<f64>> = bars.iter().map(|b| b.flow.volume_24h).collect();
+        assert_eq!(v24, vec![Some(7.0e9), Some(8.0e9), None]);
+        assert!(bars.iter().all(|b| b.volume.is_none()));
     }
 }

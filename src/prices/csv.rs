@@ -2,7 +2,12 @@
 //!
 //! Two layouts, told apart by the header (column order is free, names are not):
 //! - close only: `open_time,close` (the format of the shared Binance hourly files);
-//! - OHLCV: `open_time,open,high,low,close[,volume][,market_cap]`.
+//! - OHLCV: `open_time,open,high,low,close[,volume][,market_cap]`, with the Binance kline
+//!   columns where known: `quote_volume` (or `quote_asset_volume`), `trades`,
+//!   `taker_buy_base`, `taker_buy_quote`.
+//!
+//! `volume` is the **base-asset** volume (BTC for BTC), as in Binance klines and the files
+//! of freqtrade and the shared data; the quote (USDT) volume is `quote_volume`.
 //!
 //! `open_time` is the bar's opening time in UTC: `YYYY-MM-DD HH:MM:SS` (no zone, UTC),
 //! RFC 3339 (`2025-01-27T10:00:00Z`, `+00:00`), or integer epoch milliseconds. It must
@@ -12,7 +17,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
-use super::{Bar, BarInterval};
+use super::{Bar, BarInterval, Flow};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("{file}, line {line}, field {field}: {message}")]
@@ -29,7 +34,11 @@ struct Columns {
     open: Option<usize>,
     high: Option<usize>,
     low: Option<usize>,
-    volume: Option<usize>,
+    base_volume: Option<usize>,
+    quote_volume: Option<usize>,
+    trades: Option<usize>,
+    taker_buy_base: Option<usize>,
+    taker_buy_quote: Option<usize>,
     market_cap: Option<usize>,
 }
 
@@ -63,7 +72,11 @@ pub fn parse_bars(text: &str, file: &str, interval: BarInterval) -> Result<Vec<B
         open: find("open"),
         high: find("high"),
         low: find("low"),
-        volume: find("volume"),
+        base_volume: find("volume").or_else(|| find("base_volume")),
+        quote_volume: find("quote_volume").or_else(|| find("quote_asset_volume")),
+        trades: find("trades").or_else(|| find("number_of_trades")),
+        taker_buy_base: find("taker_buy_base").or_else(|| find("taker_buy_base_asset_volume")),
+        taker_buy_quote: find("taker_buy_quote").or_else(|| find("taker_buy_quote_asset_volume")),
         market_cap: find("market_cap"),
     };
 
@@ -134,8 +147,23 @@ pub fn parse_bars(text: &str, file: &str, interval: BarInterval) -> Result<Vec<B
             high,
             low,
             close,
-            volume: optional("volume", cols.volume, true)?,
+            volume: optional("quote_volume", cols.quote_volume, true)?,
             market_cap: optional("market_cap", cols.market_cap, true)?,
+            flow: Flow {
+                base_volume: optional("volume", cols.base_volume, true)?,
+                trades: optional("trades", cols.trades, true)?
+                    .map(|n| {
+                        if n.fract() == 0.0 && n <= i64::MAX as f64 {
+                            Ok(n as i64)
+                        } else {
+                            Err(err(line, "trades", format!("{n} is not a whole count")))
+                        }
+                    })
+                    .transpose()?,
+                taker_buy_base: optional("taker_buy_base", cols.taker_buy_base, true)?,
+                taker_buy_quote: optional("taker_buy_quote", cols.taker_buy_quote, true)?,
+                volume_24h: None,
+            },
         });
     }
     bars.sort_by_key(|b| b.open_time);
@@ -189,9 +217,33 @@ mod tests {
         assert_eq!(bars[0].open_time.to_rfc3339(), "2025-01-27T10:00:00+00:00");
         assert_eq!(bars[1].open_time.to_rfc3339(), "2025-01-27T12:00:00+00:00");
         assert_eq!(bars[2].open_time.to_rfc3339(), "2025-01-27T13:00:00+00:00");
-        assert_eq!(bars[2].volume, None);
+        assert_eq!(bars[2].flow.base_volume, None);
         assert_eq!(bars[0].high, Some(2.0));
-        assert_eq!(bars[1].volume, Some(0.0));
+        assert_eq!(bars[1].flow.base_volume, Some(0.0));
+        assert_eq!(
+            bars[0].volume, None,
+            "volume is the base volume, not the quote's"
+        );
+    }
+
+    #[test]
+    fn binance_kline_columns() {
+        let text = "open_time,open,high,low,close,volume,quote_asset_volume,trades,taker_buy_base,taker_buy_quote\n\
+                    2024-01-01 00:00:00,42283.58,44184.1,42180.77,44179.55,27174.29903,1169995682.02,1114623,14331.7318,617352094.56\n";
+        let bars = parse_bars(text, "BTCUSDT.csv", BarInterval::Day).unwrap();
+        let b = &bars[0];
+        assert_eq!(b.flow.base_volume, Some(27174.29903));
+        assert_eq!(b.volume, Some(1169995682.02));
+        assert_eq!(b.flow.trades, Some(1114623));
+        assert_eq!(b.flow.taker_buy_base, Some(14331.7318));
+        assert_eq!(b.flow.taker_buy_quote, Some(617352094.56));
+        let e = parse_bars(
+            "open_time,close,trades\n2024-01-01 00:00:00,1,2.5\n",
+            "t.csv",
+            BarInterval::Day,
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (2, "trades"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use sqlx::PgPool;
 
 pub use self::csv::CsvError;
 
-/// One price bar. Only `close` is required: the shared data has closes only.
+/// One price bar. Only `close` is required: some sources give closes only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
     pub open_time: DateTime<Utc>,
@@ -28,8 +28,25 @@ pub struct Bar {
     pub high: Option<f64>,
     pub low: Option<f64>,
     pub close: f64,
+    /// Quote-currency (USDT) volume.
     pub volume: Option<f64>,
     pub market_cap: Option<f64>,
+    pub flow: Flow,
+}
+
+/// What a bar may say about trading beyond prices and quote volume (Binance klines give
+/// all but `volume_24h`; CoinGecko gives only `volume_24h`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Flow {
+    /// Base-asset volume (BTC for BTC).
+    pub base_volume: Option<f64>,
+    pub trades: Option<i64>,
+    /// Base-asset volume bought by takers.
+    pub taker_buy_base: Option<f64>,
+    /// Quote volume bought by takers.
+    pub taker_buy_quote: Option<f64>,
+    /// Rolling 24-hour quote volume at the close (not the bar's own).
+    pub volume_24h: Option<f64>,
 }
 
 /// Bar length. Catalyst's default grid is hourly.
@@ -164,8 +181,19 @@ pub fn read_files(
     } else {
         vec![path.to_path_buf()]
     };
+    let is_dir = meta.is_dir();
     paths
         .into_iter()
+        .filter_map(|p| {
+            // In a directory, a CSV that is not a price file at all (no open_time column:
+            // a coverage table, a README export) is skipped and said so; a price file
+            // with a bad row still stops the import.
+            if is_dir && !has_price_header(&p) {
+                tracing::warn!(file = %p.display(), "skipped: no open_time column, not a price file");
+                return None;
+            }
+            Some(p)
+        })
         .map(|p| {
             let symbol = match symbol {
                 Some(s) => s.to_ascii_uppercase(),
@@ -182,6 +210,21 @@ pub fn read_files(
             })
         })
         .collect()
+}
+
+/// The file's first line names an `open_time` column (unreadable: let the import say why).
+fn has_price_header(p: &Path) -> bool {
+    use std::io::BufRead;
+    let Ok(f) = std::fs::File::open(p) else {
+        return true;
+    };
+    let mut first = String::new();
+    if std::io::BufReader::new(f).read_line(&mut first).is_err() {
+        return true;
+    }
+    first
+        .split(',')
+        .any(|h| h.trim().trim_matches('"').eq_ignore_ascii_case("open_time"))
 }
 
 /// Import CSV bars from a file or directory: parse everything first, then store it all
@@ -208,6 +251,32 @@ pub async fn import(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_skips_csv_files_that_are_not_price_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("BTCUSDT.csv"),
+            "open_time,close\n2025-01-01 00:00:00,1\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("coverage.csv"),
+            "symbol,first,last,rows\nBTC,2024-01-01,2025-12-31,17000\n",
+        )
+        .unwrap();
+        let files = read_files(dir.path(), None, BarInterval::Hour).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].symbol, "BTC");
+        // Given alone, the same file is an error that names it.
+        let e = read_files(
+            &dir.path().join("coverage.csv"),
+            Some("X"),
+            BarInterval::Hour,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("coverage.csv"), "{e}");
+    }
 
     #[test]
     fn a_missing_directory_is_reported_missing() {

@@ -9,6 +9,8 @@ use sqlx::PgPool;
 
 use super::proxies::{ProxyBar, ProxyInputRow};
 use super::registry::Registry;
+#[cfg(test)]
+use super::Flow;
 use super::{Bar, BarInterval, ImportReport, PriceError, PriceFile};
 
 /// Bytes per COPY message: large enough to amortise, small enough to stream.
@@ -105,14 +107,15 @@ pub async fn save_files(
 }
 
 const COPY_STAGE: &str = "COPY price_bars_stage FROM STDIN (FORMAT csv)";
-const COPY_DIRECT: &str = "COPY price_bars (token_id, interval, open_time, open, high, low, close, volume, market_cap, source) FROM STDIN (FORMAT csv)";
+const COPY_DIRECT: &str = "COPY price_bars (token_id, interval, open_time, open, high, low, close, volume, market_cap, base_volume, trades, taker_buy_base, taker_buy_quote, volume_24h, source) FROM STDIN (FORMAT csv)";
 
 // The staging table is temporary, so these statements cannot be checked at compile time.
 async fn create_stage(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::raw_sql(
         "CREATE TEMP TABLE price_bars_stage (
            token_id integer, open_time bigint, open float8, high float8, low float8,
-           close float8, volume float8, market_cap float8, source text
+           close float8, volume float8, market_cap float8, base_volume float8, trades bigint,
+           taker_buy_base float8, taker_buy_quote float8, volume_24h float8, source text
          ) ON COMMIT DROP",
     )
     .execute(conn)
@@ -120,22 +123,45 @@ async fn create_stage(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Move staged rows into price_bars; rows that would not change are not rewritten.
+/// Move staged rows into price_bars; rows that would not change are not rewritten. A field
+/// the new bar does not have keeps its stored value: importing closes over OHLCV bars
+/// loses no volume.
 async fn merge_stage(conn: &mut PgConnection, interval: BarInterval) -> Result<u64, sqlx::Error> {
     let r = sqlx::query(
         "INSERT INTO price_bars
-           (token_id, interval, open_time, open, high, low, close, volume, market_cap, source)
+           (token_id, interval, open_time, open, high, low, close, volume, market_cap,
+            base_volume, trades, taker_buy_base, taker_buy_quote, volume_24h, source)
          SELECT token_id, $1, to_timestamp(open_time), open, high, low, close, volume,
-                market_cap, source
+                market_cap, base_volume, trades, taker_buy_base, taker_buy_quote, volume_24h,
+                source
          FROM price_bars_stage
          ON CONFLICT (token_id, interval, open_time) DO UPDATE SET
-           open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
-           close = EXCLUDED.close, volume = EXCLUDED.volume,
-           market_cap = EXCLUDED.market_cap, source = EXCLUDED.source
+           open = COALESCE(EXCLUDED.open, price_bars.open),
+           high = COALESCE(EXCLUDED.high, price_bars.high),
+           low = COALESCE(EXCLUDED.low, price_bars.low),
+           close = EXCLUDED.close,
+           volume = COALESCE(EXCLUDED.volume, price_bars.volume),
+           market_cap = COALESCE(EXCLUDED.market_cap, price_bars.market_cap),
+           base_volume = COALESCE(EXCLUDED.base_volume, price_bars.base_volume),
+           trades = COALESCE(EXCLUDED.trades, price_bars.trades),
+           taker_buy_base = COALESCE(EXCLUDED.taker_buy_base, price_bars.taker_buy_base),
+           taker_buy_quote = COALESCE(EXCLUDED.taker_buy_quote, price_bars.taker_buy_quote),
+           volume_24h = COALESCE(EXCLUDED.volume_24h, price_bars.volume_24h),
+           source = EXCLUDED.source
          WHERE (price_bars.open, price_bars.high, price_bars.low, price_bars.close,
-                price_bars.volume, price_bars.market_cap, price_bars.source)
-               IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close,
-                EXCLUDED.volume, EXCLUDED.market_cap, EXCLUDED.source)",
+                price_bars.volume, price_bars.market_cap, price_bars.base_volume,
+                price_bars.trades, price_bars.taker_buy_base, price_bars.taker_buy_quote,
+                price_bars.volume_24h, price_bars.source)
+               IS DISTINCT FROM
+               (COALESCE(EXCLUDED.open, price_bars.open), COALESCE(EXCLUDED.high, price_bars.high),
+                COALESCE(EXCLUDED.low, price_bars.low), EXCLUDED.close,
+                COALESCE(EXCLUDED.volume, price_bars.volume),
+                COALESCE(EXCLUDED.market_cap, price_bars.market_cap),
+                COALESCE(EXCLUDED.base_volume, price_bars.base_volume),
+                COALESCE(EXCLUDED.trades, price_bars.trades),
+                COALESCE(EXCLUDED.taker_buy_base, price_bars.taker_buy_base),
+                COALESCE(EXCLUDED.taker_buy_quote, price_bars.taker_buy_quote),
+                COALESCE(EXCLUDED.volume_24h, price_bars.volume_24h), EXCLUDED.source)",
     )
     .bind(interval.as_str())
     .execute(conn)
@@ -185,7 +211,7 @@ fn direct_row(buf: &mut String, token_id: i32, interval: BarInterval, bar: &Bar,
     bar_fields(buf, bar, source);
 }
 
-/// The fields after the key: prices, volume, market cap, source, newline.
+/// The fields after the key: prices, volumes, market cap, flow, source, newline.
 fn bar_fields(buf: &mut String, bar: &Bar, source: &str) {
     let opt = |buf: &mut String, v: Option<f64>| {
         buf.push(',');
@@ -199,6 +225,15 @@ fn bar_fields(buf: &mut String, bar: &Bar, source: &str) {
     let _ = write!(buf, ",{}", bar.close);
     opt(buf, bar.volume);
     opt(buf, bar.market_cap);
+    let f = &bar.flow;
+    opt(buf, f.base_volume);
+    buf.push(',');
+    if let Some(n) = f.trades {
+        let _ = write!(buf, "{n}");
+    }
+    opt(buf, f.taker_buy_base);
+    opt(buf, f.taker_buy_quote);
+    opt(buf, f.volume_24h);
     buf.push_str(",\"");
     buf.push_str(&source.replace('"', "\"\""));
     buf.push_str("\"\n");
@@ -227,14 +262,27 @@ async fn token_id_or_create(
 struct StoredRange {
     count: usize,
     close_sum: f64,
+    /// Known optional fields (high, quote and base volume, taker-buy volume) over the rows.
+    filled: usize,
+}
+
+/// Known optional fields of a bar, counted as [`StoredRange::filled`] counts them.
+fn filled(b: &Bar) -> usize {
+    [b.high, b.volume, b.flow.base_volume, b.flow.taker_buy_base]
+        .iter()
+        .filter(|v| v.is_some())
+        .count()
 }
 
 impl StoredRange {
-    /// The same bars with the same closes (count and sum) are stored already.
+    /// The same bars with the same closes (count and sum) and no field the store lacks
+    /// are stored already.
     fn same_as(&self, file: &PriceFile) -> bool {
         let file_sum: f64 = file.bars.iter().map(|b| b.close).sum();
+        let file_filled: usize = file.bars.iter().map(filled).sum();
         self.count == file.bars.len()
             && (self.close_sum - file_sum).abs() <= 1e-9 * file_sum.abs().max(1.0)
+            && file_filled <= self.filled
     }
 }
 
@@ -248,10 +296,14 @@ async fn stored_in_range(
         return Ok(StoredRange {
             count: 0,
             close_sum: 0.0,
+            filled: 0,
         });
     };
     let row = sqlx::query!(
-        r#"SELECT count(*) AS "n!", COALESCE(sum(close), 0) AS "sum!" FROM price_bars
+        r#"SELECT count(*) AS "n!", COALESCE(sum(close), 0) AS "sum!",
+                  count(high) + count(volume) + count(base_volume) + count(taker_buy_base)
+                    AS "filled!"
+           FROM price_bars
            WHERE token_id = $1 AND interval = $2 AND open_time BETWEEN $3 AND $4"#,
         token_id,
         interval.as_str(),
@@ -263,6 +315,7 @@ async fn stored_in_range(
     Ok(StoredRange {
         count: row.n as usize,
         close_sum: row.sum,
+        filled: row.filled as usize,
     })
 }
 
@@ -283,16 +336,33 @@ pub async fn upsert_bars(
     let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
     let volumes: Vec<Option<f64>> = bars.iter().map(|b| b.volume).collect();
     let caps: Vec<Option<f64>> = bars.iter().map(|b| b.market_cap).collect();
+    let base: Vec<Option<f64>> = bars.iter().map(|b| b.flow.base_volume).collect();
+    let trades: Vec<Option<i64>> = bars.iter().map(|b| b.flow.trades).collect();
+    let taker_base: Vec<Option<f64>> = bars.iter().map(|b| b.flow.taker_buy_base).collect();
+    let taker_quote: Vec<Option<f64>> = bars.iter().map(|b| b.flow.taker_buy_quote).collect();
+    let v24: Vec<Option<f64>> = bars.iter().map(|b| b.flow.volume_24h).collect();
+    // A field the new bar lacks keeps its stored value (see merge_stage).
     sqlx::query!(
         r#"INSERT INTO price_bars
-             (token_id, interval, open_time, open, high, low, close, volume, market_cap, source)
-           SELECT $1, $2, u.*, $10
+             (token_id, interval, open_time, open, high, low, close, volume, market_cap,
+              base_volume, trades, taker_buy_base, taker_buy_quote, volume_24h, source)
+           SELECT $1, $2, u.*, $15
            FROM UNNEST($3::timestamptz[], $4::float8[], $5::float8[], $6::float8[],
-                       $7::float8[], $8::float8[], $9::float8[]) AS u
+                       $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::int8[],
+                       $12::float8[], $13::float8[], $14::float8[]) AS u
            ON CONFLICT (token_id, interval, open_time) DO UPDATE SET
-             open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
-             close = EXCLUDED.close, volume = EXCLUDED.volume,
-             market_cap = EXCLUDED.market_cap, source = EXCLUDED.source"#,
+             open = COALESCE(EXCLUDED.open, price_bars.open),
+             high = COALESCE(EXCLUDED.high, price_bars.high),
+             low = COALESCE(EXCLUDED.low, price_bars.low),
+             close = EXCLUDED.close,
+             volume = COALESCE(EXCLUDED.volume, price_bars.volume),
+             market_cap = COALESCE(EXCLUDED.market_cap, price_bars.market_cap),
+             base_volume = COALESCE(EXCLUDED.base_volume, price_bars.base_volume),
+             trades = COALESCE(EXCLUDED.trades, price_bars.trades),
+             taker_buy_base = COALESCE(EXCLUDED.taker_buy_base, price_bars.taker_buy_base),
+             taker_buy_quote = COALESCE(EXCLUDED.taker_buy_quote, price_bars.taker_buy_quote),
+             volume_24h = COALESCE(EXCLUDED.volume_24h, price_bars.volume_24h),
+             source = EXCLUDED.source"#,
         token_id,
         interval.as_str(),
         &times,
@@ -302,6 +372,11 @@ pub async fn upsert_bars(
         &closes,
         &volumes as &[Option<f64>],
         &caps as &[Option<f64>],
+        &base as &[Option<f64>],
+        &trades as &[Option<i64>],
+        &taker_base as &[Option<f64>],
+        &taker_quote as &[Option<f64>],
+        &v24 as &[Option<f64>],
         source
     )
     .execute(&mut *conn)
@@ -622,6 +697,40 @@ pub async fn save_proxies(
     tx.commit().await
 }
 
+/// Per token: bars stored, and how many carry each optional field (volume: base or quote;
+/// range: high and low; taker: taker-buy volume), over `[from, to)` (all time by default).
+pub struct FieldCoverage {
+    pub token_id: i32,
+    pub bars: i64,
+    pub volume: i64,
+    pub range: i64,
+    pub taker: i64,
+}
+
+pub async fn field_coverage(
+    pool: &PgPool,
+    interval: BarInterval,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<FieldCoverage>, sqlx::Error> {
+    sqlx::query_as!(
+        FieldCoverage,
+        r#"SELECT token_id, count(*) AS "bars!",
+                  count(*) FILTER (WHERE base_volume IS NOT NULL OR volume IS NOT NULL) AS "volume!",
+                  count(*) FILTER (WHERE high IS NOT NULL AND low IS NOT NULL) AS "range!",
+                  count(taker_buy_base) AS "taker!"
+           FROM price_bars
+           WHERE interval = $1 AND ($2::timestamptz IS NULL OR open_time >= $2)
+             AND ($3::timestamptz IS NULL OR open_time < $3)
+           GROUP BY token_id"#,
+        interval.as_str(),
+        from,
+        to
+    )
+    .fetch_all(pool)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,6 +745,7 @@ mod tests {
             close,
             volume: None,
             market_cap: None,
+            flow: Flow::default(),
         }
     }
 
@@ -652,6 +762,11 @@ mod tests {
         let mut b = bar(1, 2.5);
         b.volume = Some(10.0);
         stage_row(&mut buf, 7, &b, "csv:a\"b.csv");
-        assert_eq!(buf, "7,1704070800,,,,2.5,10,,\"csv:a\"\"b.csv\"\n");
+        assert_eq!(buf, "7,1704070800,,,,2.5,10,,,,,,,\"csv:a\"\"b.csv\"\n");
+        b.flow.trades = Some(12);
+        b.flow.base_volume = Some(0.5);
+        buf.clear();
+        stage_row(&mut buf, 7, &b, "x");
+        assert_eq!(buf, "7,1704070800,,,,2.5,10,,0.5,12,,,,\"x\"\n");
     }
 }
