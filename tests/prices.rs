@@ -929,3 +929,137 @@ async fn a_fresh_file_is_copied_and_an_overlapping_one_merged() {
         .unwrap();
     assert_eq!(n, 4);
 }
+
+/// (base volume, quote volume, trades, taker-buy base, taker-buy quote, high) per bar of
+/// one token and interval, in time order.
+type Fields = (
+    Option<f64>,
+    Option<f64>,
+    Option<i64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+async fn fields_of(pool: &PgPool, symbol: &str, interval: &str) -> Vec<(f64, Fields)> {
+    let rows: Vec<(
+        f64,
+        Option<f64>,
+        Option<f64>,
+        Option<i64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    )> = sqlx::query_as(
+        "SELECT p.close, p.base_volume, p.volume, p.trades, p.taker_buy_base, p.taker_buy_quote,
+                    p.high
+             FROM price_bars p JOIN tokens t ON t.id = p.token_id
+             WHERE t.symbol = $1 AND p.interval = $2 ORDER BY p.open_time",
+    )
+    .bind(symbol)
+    .bind(interval)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|r| (r.0, (r.1, r.2, r.3, r.4, r.5, r.6)))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_field_of_a_kline_file_is_stored_and_fewer_fields_never_erase_them() {
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (closes, klines) = (dir.path().join("closes"), dir.path().join("klines"));
+    std::fs::create_dir_all(&closes).unwrap();
+    std::fs::create_dir_all(&klines).unwrap();
+    std::fs::write(
+        klines.join("XYZUSDT.csv"),
+        "open_time,open,high,low,close,volume,quote_asset_volume,trades,taker_buy_base,taker_buy_quote\n\
+         2025-01-01 00:00:00,1,1.2,0.9,1.1,100,110,7,60,66\n\
+         2025-01-02 00:00:00,1.1,1.3,1.0,1.2,200,240,9,80,96\n",
+    )
+    .unwrap();
+    // A table that is not a price file sits beside it, as in the shared data.
+    std::fs::write(klines.join("coverage.csv"), "symbol,rows\nXYZ,2\n").unwrap();
+    let r = prices::import(&db.pool, &klines, None, BarInterval::Day)
+        .await
+        .unwrap();
+    assert_eq!((r.files, r.bars), (1, 2));
+    let want = vec![
+        (
+            1.1,
+            (
+                Some(100.0),
+                Some(110.0),
+                Some(7),
+                Some(60.0),
+                Some(66.0),
+                Some(1.2),
+            ),
+        ),
+        (
+            1.2,
+            (
+                Some(200.0),
+                Some(240.0),
+                Some(9),
+                Some(80.0),
+                Some(96.0),
+                Some(1.3),
+            ),
+        ),
+    ];
+    assert_eq!(fields_of(&db.pool, "XYZ", "1d").await, want);
+
+    // Closes only, one of them revised: the close changes, nothing else is lost.
+    std::fs::write(
+        closes.join("XYZUSDT.csv"),
+        "open_time,close\n2025-01-01 00:00:00,1.15\n2025-01-02 00:00:00,1.2\n",
+    )
+    .unwrap();
+    prices::import(&db.pool, &closes, None, BarInterval::Day)
+        .await
+        .unwrap();
+    let got = fields_of(&db.pool, "XYZ", "1d").await;
+    assert_eq!(got[0].0, 1.15);
+    assert_eq!(got[0].1, want[0].1);
+    assert_eq!(got[1], want[1]);
+
+    // The same closes again: nothing to do, the file is skipped as stored.
+    let again = prices::import(&db.pool, &closes, None, BarInterval::Day)
+        .await
+        .unwrap();
+    assert_eq!((again.bars, again.unchanged_files), (0, 1));
+}
+
+#[tokio::test]
+async fn binance_backfills_store_base_volume_trades_and_taker_flow() {
+    let db = db_with_registry().await;
+    let (p, _server) = binance_server(BinanceState {
+        listings: listed(&["FETUSDT"]),
+        ..Default::default()
+    })
+    .await;
+    let from = t(2024, 1, 1, 0);
+    run_backfill(
+        &db.pool,
+        &p,
+        &["FET"],
+        from,
+        from + chrono::Duration::hours(3),
+    )
+    .await;
+    let got = fields_of(&db.pool, "FET", "1h").await;
+    assert_eq!(got.len(), 3);
+    for (close, (base, quote, trades, taker_base, taker_quote, high)) in got {
+        // The local server's klines: base 10, quote 10 × close, 5 trades, taker 1 and 1.
+        let c = (close * 1e8).round() / 1e8;
+        assert_eq!(
+            (base, trades, taker_base, taker_quote),
+            (Some(10.0), Some(5), Some(1.0), Some(1.0))
+        );
+        assert!((quote.unwrap() - 10.0 * c).abs() < 1e-6, "{quote:?} vs {c}");
+        assert!((high.unwrap() - 1.01 * c).abs() < 1e-6);
+    }
+}
