@@ -40,7 +40,7 @@ for i in 1 2 3 4 5; do
   t1=$(date +%s.%N)
   python3 - "$work/log-$i" "$(echo "$t1 - $t0" | bc)" <<'PY'
 import json, sys
-null = score = 0.0
+null = score = activity = 0.0
 for line in open(sys.argv[1]):
     try:
         rec = json.loads(line)
@@ -53,8 +53,13 @@ for line in open(sys.argv[1]):
         score = float(f["secs"])
 total = float(sys.argv[2])
 calib = null + score
+    if f.get("message") == "volume and volatility measured":
+        activity = float(f["secs"])
+total = float(sys.argv[2])
+calib = null + score
 print(f"total {total:.2f}  calibration {calib:.2f} (null {null:.2f}, scoring {score:.3f})  "
-      f"rest {total - calib:.2f}  calibration / rest = {calib / (total - calib):.2f}")
+      f"volume and volatility {activity:.2f}  "
+      f"rest {total - calib - activity:.2f}  calibration / rest = {calib / (total - calib - activity):.2f}")
 PY
 done
 
@@ -73,5 +78,23 @@ head, rest = doc.split(start, 1)
 _, tail = rest.split(end, 1)
 open(path, "w").write(head + start + "\n" + sys.argv[1].strip() + "\n" + end + tail)
 print(f"rewrote the table in {path}")
+PY
+fi
+
+echo "== false-positive rates of the volume, volatility and taker tests"
+table=$(RUST_LOG=warn "$BIN" --pg-dir "$pg" study activity-placebo --hours 2000 --splits "$SPLITS" --seed 1)
+echo "$table"
+if [ "$WRITE" = 1 ]; then
+  python3 - "$table" <<'PY'
+import sys
+path = "docs/study.md"
+doc = open(path).read()
+start, end = "<!-- activity-fpr-table:start -->", "<!-- activity-fpr-table:end -->"
+if start not in doc or end not in doc:
+    sys.exit(f"{path}: markers {start} / {end} not found")
+head, rest = doc.split(start, 1)
+_, tail = rest.split(end, 1)
+open(path, "w").write(head + start + "\n" + sys.argv[1].strip() + "\n" + end + tail)
+print(f"rewrote the activity table in {path}")
 PY
 fi

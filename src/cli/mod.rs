@@ -290,6 +290,20 @@ pub enum StudyCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Judge every token's and category's volume, volatility and taker-buy share at
+    /// ordinary hours against a null of other ordinary hours, as a study run does, and
+    /// print the false-positive rate at the 5% level (a Markdown table; docs/study.md).
+    ActivityPlacebo {
+        /// Ordinary hours tested per split.
+        #[arg(long, default_value_t = 2000)]
+        hours: usize,
+        /// Random splits of the ordinary hours to average (split k uses seed + k).
+        #[arg(long, default_value_t = 10)]
+        splits: usize,
+        /// Seed of the first split's draw of hours.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -399,6 +413,19 @@ async fn execute(
             let rows =
                 study::placebo_report(pool, &params, hours, null_hours, splits, seed).await?;
             print!("{}", study::placebo::markdown(&rows));
+        }
+        Command::Study(StudyArgs {
+            command:
+                Some(StudyCommand::ActivityPlacebo {
+                    hours,
+                    splits,
+                    seed,
+                }),
+            ..
+        }) => {
+            let params = StudyParams::default();
+            let rows = study::activity_placebo_report(pool, &params, hours, splits, seed).await?;
+            print!("{}", study::activity::fpr_markdown(&rows, hours));
         }
         Command::Study(args) => {
             let r = study::run(pool, &args.params(), RunOptions { all: args.all }).await?;

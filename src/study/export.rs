@@ -15,6 +15,8 @@ pub enum Format {
 pub enum Table {
     Tokens,
     Categories,
+    /// Volume, volatility and taker-buy share per token or category (docs/study.md).
+    Activity,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +79,26 @@ pub const CATEGORY_COLUMNS: &[&str] = &[
     "sign_z",
     "sign_p",
     "n_positive",
+];
+
+pub const ACTIVITY_COLUMNS: &[&str] = &[
+    "run_id",
+    "event_id",
+    "event_time",
+    "headline",
+    "level",
+    "series",
+    "measure",
+    "window_start",
+    "window_end",
+    "n_tokens",
+    "raw_excess",
+    "raw_ratio",
+    "abnormal",
+    "abnormal_ratio",
+    "z",
+    "p_value",
+    "null_hours",
 ];
 
 /// The latest completed run.
@@ -158,10 +180,20 @@ pub async fn export(
         )
         .fetch_all(pool)
         .await?,
+        Table::Activity => sqlx::query_scalar!(
+            r#"SELECT to_jsonb(v) AS "row!" FROM activity_reaction_all_runs v
+               WHERE v.run_id = $1
+               ORDER BY v.event_time, v.event_id, v.level DESC, v.series, v.measure,
+                        v.window_start, v.window_end"#,
+            run
+        )
+        .fetch_all(pool)
+        .await?,
     };
     let columns = match table {
         Table::Tokens => TOKEN_COLUMNS,
         Table::Categories => CATEGORY_COLUMNS,
+        Table::Activity => ACTIVITY_COLUMNS,
     };
     match format {
         Format::Json => {

@@ -1,6 +1,8 @@
 //! The event study: load events and prices, build the in-memory universe, study every
 //! event whose inputs changed (the pure `engine`), flag confounders, store the run.
 
+pub mod activity;
+pub mod activity_store;
 pub mod attribution;
 pub mod calibration;
 pub mod engine;
@@ -316,6 +318,40 @@ async fn run_inner(
         .collect();
     let alt_label = alternative.as_ref().map(|u| u.proxy.as_str());
     store::save_scores(&mut *tx, run_id, alt_label, &score_rows).await?;
+
+    // Volume, volatility and taker flow (hourly runs), calibrated at the same ordinary
+    // hours as the returns.
+    if interval == BarInterval::Hour {
+        let started = std::time::Instant::now();
+        let data = activity_store::load(pool, &universe).await?;
+        let loaded = started.elapsed().as_secs_f64();
+        // Only the tokens some event keeps need a null of their own.
+        let mut wanted: Vec<i32> = events
+            .iter()
+            .flat_map(|e| activity_tokens(&universe, e))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let null = activity::ActivityNull::build(&data, params, &hours, Some(&wanted));
+        let null_secs = started.elapsed().as_secs_f64() - loaded;
+        let rows: Vec<(i64, activity::ActivityRow)> = (0..events.len())
+            .into_par_iter()
+            .flat_map_iter(|i| {
+                let tokens = activity_tokens(&universe, &events[i]);
+                activity::event_rows(&data, params, &null, bar0s[i], &tokens)
+                    .into_iter()
+                    .map(move |r| (events[i].id, r))
+            })
+            .collect();
+        activity_store::save(&mut *tx, run_id, &rows).await?;
+        tracing::info!(
+            rows = rows.len(),
+            load_secs = loaded,
+            null_secs,
+            secs = started.elapsed().as_secs_f64(),
+            "volume and volatility measured"
+        );
+    }
     let scored = ranked.len();
 
     let confounder_rows: Vec<(i64, Vec<i64>, Vec<i64>)> = confounders
@@ -331,6 +367,26 @@ async fn run_inner(
         .collect();
     store::save_confounders(&mut *tx, run_id, &confounder_rows).await?;
     Ok((run_fp, computed, scored))
+}
+
+/// The tokens whose own volume and volatility an event keeps: its subject tokens, the
+/// members of its subject categories, and BTC and ETH (the market's own activity).
+fn activity_tokens(u: &Universe, e: &store::EventRow) -> Vec<i32> {
+    let mut v: Vec<i32> = u
+        .tokens
+        .iter()
+        .filter(|t| {
+            e.subject_tokens.contains(&t.id)
+                || t.categories
+                    .iter()
+                    .any(|c| e.subject_categories.contains(c))
+                || t.symbol == "BTC"
+                || t.symbol == "ETH"
+        })
+        .map(|t| t.id)
+        .collect();
+    v.sort_unstable();
+    v
 }
 
 /// The close of the newest bar with a market return: the prices are in up to there.
@@ -379,6 +435,35 @@ pub async fn placebo_report(
         })
         .collect();
     Ok(placebo::average(&runs))
+}
+
+/// The false-positive rates of the volume, volatility and taker-buy tests at ordinary
+/// hours, averaged over `splits` random splits (split k uses seed `seed + k`): in each,
+/// `hours` test hours, and a null of [`activity::NULL_HOURS`] other ordinary hours (as a
+/// study run builds it).
+pub async fn activity_placebo_report(
+    pool: &PgPool,
+    params: &StudyParams,
+    hours: usize,
+    splits: usize,
+    seed: u64,
+) -> Result<Vec<activity::FprRow>, StudyError> {
+    let events = store::load_events(pool).await?;
+    let Loaded { universe, .. } = load_universe(pool, params, &events).await?;
+    let bar0s: Vec<i64> = events
+        .iter()
+        .map(|e| bar_zero(e.event_time, params.interval))
+        .collect();
+    let eligible = null::eligible_hours(&universe, params, &bar0s);
+    let data = activity_store::load(pool, &universe).await?;
+    let runs: Vec<Vec<activity::FprRow>> = (0..splits.max(1) as u64)
+        .map(|k| {
+            let (test, null_set) =
+                placebo::split_hours(&eligible, hours, activity::NULL_HOURS * 8, seed + k);
+            activity::false_positive_rates(&data, params, &null_set, &test, 0.05)
+        })
+        .collect();
+    Ok(activity::average(&runs))
 }
 
 /// Per event: the events whose event spans overlap its own, and the high-impact events
