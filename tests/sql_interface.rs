@@ -90,6 +90,8 @@ async fn every_view_and_column_is_documented() {
         "token_reaction",
         "price_bars_hourly",
         "current_study_run",
+        "activity_reaction",
+        "activity_reaction_all_runs",
     ] {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_views WHERE schemaname = 'public' AND viewname = $1",
@@ -126,7 +128,20 @@ async fn the_ten_documented_queries_give_the_independent_figures() {
     let t0: DateTime<Utc> = expected["event_time"].as_str().unwrap().parse().unwrap();
 
     let queries = documented_queries();
-    assert_eq!(queries.len(), 10, "docs/sql.md has ten worked queries");
+    assert_eq!(queries.len(), 12, "docs/sql.md has twelve worked queries");
+    let activity: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixture("activity/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let activity_event = |name: &str| {
+        activity["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap()
+            .clone()
+    };
     let mut checked = Vec::new();
     for (name, sql) in &queries {
         let rows = sqlx::query(sql)
@@ -320,11 +335,47 @@ async fn the_ten_documented_queries_give_the_independent_figures() {
                     .sum();
                 assert_eq!(scored, 29);
             }
+            "deepseek-volume-volatility" => {
+                // The independent numpy figures (tests/fixtures/activity).
+                let want = activity_event("deepseek-sell-off");
+                let mut n = 0;
+                for r in &rows {
+                    let series: String = r.get("series");
+                    let key = if series == "ai" {
+                        "category:ai".to_string()
+                    } else {
+                        series.clone()
+                    };
+                    let measure: String = r.get("measure");
+                    let window: String = r.get("window_label");
+                    let v = &want["series"][&key][&measure][&window];
+                    let what = format!("{key} {measure} {window}");
+                    close(f(r, "raw_excess"), v["raw"].as_f64().unwrap(), &what);
+                    close(f(r, "abnormal"), v["abnormal"].as_f64().unwrap(), &what);
+                    close(f(r, "z_exact"), v["z"].as_f64().unwrap(), &what);
+                    n += 1;
+                }
+                // ai and BTC, volume and volatility, four windows each.
+                assert_eq!(n, 16);
+            }
+            "yen-unwind-range-variance" => {
+                let want = activity_event("yen-carry-unwind");
+                let raw = want["series"]["BTC"]["volatility"]["[-24,24)"]["raw"]
+                    .as_f64()
+                    .unwrap();
+                close(
+                    f(&rows[0], "variance_ratio").ln(),
+                    raw,
+                    "BTC variance ratio",
+                );
+                let ratio = f(&rows[0], "variance_ratio");
+                assert!((7.0..9.5).contains(&ratio), "{ratio}");
+            }
             other => panic!("no check for documented query {other}"),
         }
         checked.push(name.clone());
     }
-    assert_eq!(checked.len(), 10);
+    assert_eq!(checked.len(), 12);
 }
 
 #[tokio::test]
@@ -383,6 +434,7 @@ async fn a_read_only_role_reads_every_view_and_cannot_write() {
         "category_reaction_all_runs",
         "token_reaction_all_runs",
         "current_study_run",
+        "activity_reaction",
         "events",
         "later_table",
     ] {

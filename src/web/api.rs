@@ -10,8 +10,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::api_types::{
-    ArticleOut, CategoryOut, CategoryResultOut, CategoryTagOut, EventDetail, HistoryOut,
-    HistoryRow, MarketMoveOut, ScoreOut, TokenOut, TokenResultOut, TokenTagOut,
+    ActivityOut, ArticleOut, CategoryOut, CategoryResultOut, CategoryTagOut, EventDetail,
+    HistoryOut, HistoryRow, MarketMoveOut, ScoreOut, TokenOut, TokenResultOut, TokenTagOut,
 };
 use super::error::WebError;
 use super::history::ranking;
@@ -35,7 +35,7 @@ use crate::study::export::spreadsheet_safe;
     components(schemas(
         ListItem, EventsPage, ErrorBody, ListCounts, SortOrder, EventDetail, ArticleOut,
         TokenTagOut, CategoryTagOut, ScoreOut, MarketMoveOut, CategoryResultOut,
-        TokenResultOut, CategoryOut, TokenOut, HistoryOut, HistoryRow
+        TokenResultOut, ActivityOut, CategoryOut, TokenOut, HistoryOut, HistoryRow
     )),
     tags((name = "events", description = "The ranked list and one event"),
          (name = "taxonomy", description = "Categories and tokens, and their histories"))
@@ -324,7 +324,11 @@ async fn event(
              'tokens', (SELECT COALESCE(jsonb_agg((to_jsonb(r) - 'run_id' - 'event_id')
                   || jsonb_build_object('symbol', t.symbol) ORDER BY t.symbol), '[]')
                 FROM study_token_results r JOIN tokens t ON t.id = r.token_id
-                WHERE r.run_id = $2 AND r.event_id = e.id AND r.window_start = $3 AND r.window_end = $4)
+                WHERE r.run_id = $2 AND r.event_id = e.id AND r.window_start = $3 AND r.window_end = $4),
+             'activity', (SELECT COALESCE(jsonb_agg(to_jsonb(v) - 'run_id' - 'event_id'
+                  - 'event_time' - 'headline'
+                  ORDER BY v.level DESC, v.series, v.measure, v.window_start, v.window_end), '[]')
+                FROM activity_reaction_all_runs v WHERE v.run_id = $2 AND v.event_id = e.id)
            ) AS "doc!"
            FROM events e WHERE e.id = $1"#,
         id,

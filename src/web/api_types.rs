@@ -32,6 +32,45 @@ pub struct EventDetail {
     pub categories: Vec<CategoryResultOut>,
     /// Token results over the summary window.
     pub tokens: Vec<TokenResultOut>,
+    /// Volume, volatility and taker-buy share per token and category and window (the
+    /// activity_reaction view; docs/study.md, "Volume and volatility").
+    pub activity: Vec<ActivityOut>,
+}
+
+/// One activity measure of a token or category in one window.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityOut {
+    /// token or category.
+    #[schema(example = "category")]
+    pub level: String,
+    /// Token symbol or category slug.
+    #[schema(example = "ai")]
+    pub series: String,
+    /// volume, volatility or taker-buy.
+    #[schema(example = "volume")]
+    pub measure: String,
+    #[schema(example = 0)]
+    pub window_start: i32,
+    #[schema(example = 4)]
+    pub window_end: i32,
+    #[schema(example = "[0,4)")]
+    pub window_label: String,
+    pub n_tokens: i32,
+    /// Excess over the estimation-window mean, no seasonal profile (log units; share
+    /// points for taker-buy).
+    #[schema(example = 0.87)]
+    pub raw_excess: f64,
+    /// exp(raw_excess); null for taker-buy.
+    pub raw_ratio: Option<f64>,
+    /// Excess over the seasonal normal: what the test judges.
+    pub abnormal: f64,
+    /// exp(abnormal): "Volume vs normal", "Volatility vs normal"; null for taker-buy.
+    pub abnormal_ratio: Option<f64>,
+    pub z: Option<f64>,
+    /// Calibrated two-sided p against ordinary hours.
+    pub p_value: Option<f64>,
+    pub null_hours: i32,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

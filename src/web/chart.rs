@@ -532,6 +532,92 @@ pub fn timeline(events: &[TimelineEvent]) -> String {
     s
 }
 
+/// Volume around the news as bars: one per bar of the span (`(hours from the news,
+/// multiple of normal)`), the normal level (1×) as a line, the news as a dashed line.
+/// Wide and compact like the charts. Empty without bars.
+pub fn volume_bars(title: &str, bars: &[(f64, f64)], unit: &str) -> String {
+    let pts: Vec<(f64, f64)> = bars
+        .iter()
+        .copied()
+        .filter(|(_, v)| v.is_finite() && *v >= 0.0)
+        .collect();
+    if pts.is_empty() {
+        return String::new();
+    }
+    let x0 = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let x1 = pts.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max) + 1.0;
+    let top = pts.iter().map(|p| p.1).fold(2.0f64, f64::max).min(20.0);
+    let mut s = String::new();
+    for (w, class, ticks) in [
+        (720.0, "chart wide-chart", 8.0),
+        (360.0, "chart compact-chart", 4.0),
+    ] {
+        let (h, left, right, top_pad, bottom) = (170.0, 44.0, 10.0, 24.0, 36.0);
+        let plot_w = w - left - right;
+        let plot_h = h - top_pad - bottom;
+        let px = |x: f64| left + (x - x0) / (x1 - x0).max(1.0) * plot_w;
+        let py = |v: f64| top_pad + (1.0 - v.min(top) / top) * plot_h;
+        let bar_w = (plot_w / (x1 - x0).max(1.0) * 0.8).max(1.0);
+        let _ = write!(
+            s,
+            r#"<svg class="{class} volume-bars" viewBox="0 0 {w} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title><text class="label" x="{left}" y="15" font-size="{FONT}">{t}</text>"#,
+            t = esc(title)
+        );
+        for &(x, v) in &pts {
+            let y = py(v);
+            let _ = write!(
+                s,
+                r#"<rect class="vbar {}" x="{:.1}" y="{y:.1}" width="{bar_w:.1}" height="{:.1}"><title>{x:+} {unit}: ×{v:.2}</title></rect>"#,
+                if v >= 1.0 { "above" } else { "below" },
+                px(x),
+                (py(0.0) - y).max(0.5)
+            );
+        }
+        let one = py(1.0);
+        let _ = write!(
+            s,
+            r#"<line class="zero" x1="{left}" x2="{}" y1="{:.1}" y2="{:.1}"/><line class="normal" x1="{left}" x2="{}" y1="{one:.1}" y2="{one:.1}"/><text class="tick" x="{}" y="{:.1}" text-anchor="end" font-size="{FONT}">1×</text><text class="tick" x="{}" y="{:.1}" text-anchor="end" font-size="{FONT}">{}×</text>"#,
+            w - right,
+            py(0.0),
+            py(0.0),
+            w - right,
+            left - 4.0,
+            one + 4.0,
+            left - 4.0,
+            py(top) + 10.0,
+            fmt_tick(top, 1.0),
+        );
+        if (x0..x1).contains(&0.0) {
+            let nx = px(0.0);
+            let _ = write!(
+                s,
+                r#"<line class="news" x1="{nx:.1}" x2="{nx:.1}" y1="{top_pad}" y2="{:.1}"/>"#,
+                py(0.0)
+            );
+        }
+        let step = ((x1 - x0) / ticks).max(1.0).ceil();
+        let mut t = (x0 / step).ceil() * step;
+        while t < x1 {
+            let _ = write!(
+                s,
+                r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle" font-size="{FONT}">{}</text>"#,
+                px(t),
+                h - bottom + 16.0,
+                fmt_tick(t, 1.0)
+            );
+            t += step;
+        }
+        let _ = write!(
+            s,
+            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle" font-size="{FONT}">{} from the news</text></svg>"#,
+            left + plot_w / 2.0,
+            h - 4.0,
+            esc(unit)
+        );
+    }
+    s
+}
+
 fn fmt_tick(v: f64, step: f64) -> String {
     if step >= 1.0 {
         format!("{}", v.round() as i64)

@@ -228,6 +228,8 @@ pub struct EventPage {
     pub price_chart: String,
     /// Until it is scored: what it awaits (templates/live_status_event.html).
     pub awaiting: Option<super::live_status::AwaitingStory>,
+    /// Volume, volatility and taker flow, when the run measured them.
+    pub activity: Option<super::event_activity::ActivityView>,
 }
 
 pub async fn show(
@@ -673,6 +675,10 @@ pub async fn show(
         tagged.iter().cloned().chain(top_category.clone()).collect();
     let caar_chart = event_charts::caar_chart(pool, run_id, id, &params, &shown_categories).await?;
     let price_chart = event_charts::price_chart(pool, id, event.event_time, &params).await?;
+    let activity = match run_id {
+        Some(run) => super::event_activity::load(pool, run, id, event.event_time, &params).await?,
+        None => None,
+    };
 
     // An event the study has not scored, or could not measure, says exactly why.
     let verdict = match (run_id, verdict) {
@@ -794,6 +800,7 @@ pub async fn show(
         .unwrap_or_else(|| "No study has run yet.".into());
     let page = EventPage {
         awaiting: super::live_status::awaiting_story(pool, id).await?,
+        activity,
         title: event.headline.clone(),
         headline: event.headline,
         time: time_html(event.event_time, &event.time_precision),

@@ -218,6 +218,36 @@ pub const TERMS: &[Term] = &[
         short: "Tokens of a category kept for the event: a full estimation window and every bar of the event span.",
         long: "Categories under 5 kept tokens never enter the score.",
     },
+    Term {
+        id: "volume-vs-normal",
+        label: "Volume vs normal",
+        field: "abnormal_ratio (measure volume)",
+        short: "Traded volume over the window as a multiple of its normal level for those hours of the day and days of the week (×2.0: twice the usual).",
+        long: "Log volume (base asset) against a normal level fitted on the 30 days before the \
+               story: a mean plus an hour-of-day and a weekday effect, because crypto trades \
+               more in US hours and less at weekends. The p compares the excess with the same \
+               window at ordinary hours. The plain multiple of the 30-day mean, without the \
+               hour and weekday profile, is raw_ratio.",
+    },
+    Term {
+        id: "volatility-vs-normal",
+        label: "Volatility vs normal",
+        field: "abnormal_ratio (measure volatility)",
+        short: "Price variance over the window, from each hour's high–low range, as a multiple of its normal level for those hours (×4.0: twice the usual swings).",
+        long: "The Parkinson range variance ln(high/low)²/(4 ln 2) summed over the window's \
+               bars, against the same sum of the normal levels fitted on the 30 days before \
+               (hour-of-day and weekday profile). A variance ratio: its square root is the \
+               ratio of volatilities. The p compares it with ordinary hours.",
+    },
+    Term {
+        id: "taker-buy-share",
+        label: "Taker-buy share",
+        field: "abnormal (measure taker-buy)",
+        short: "The change in the share of the day's volume bought by takers (aggressive buyers), against its 30-day mean, in percentage points.",
+        long: "From Binance daily klines: taker-buy base volume over base volume, on the UTC \
+               day of the story (and the two days from it), against the 30 days before. Below \
+               zero: sellers were the ones in a hurry. Calibrated at ordinary days.",
+    },
 ];
 
 /// The term with this id. Panics on an unknown id: ids are constants of this crate, and a

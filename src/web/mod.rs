@@ -8,6 +8,7 @@ pub mod badge;
 pub mod cache;
 pub mod chart;
 pub mod error;
+pub mod event_activity;
 pub mod event_charts;
 pub mod event_page;
 pub mod evidence;
