@@ -228,6 +228,8 @@ pub struct EventPage {
     pub price_chart: String,
     /// Until it is scored: what it awaits (templates/live_status_event.html).
     pub awaiting: Option<super::live_status::AwaitingStory>,
+    /// Equities around the news (templates/events/context.html).
+    pub context: super::event_context::ContextSection,
 }
 
 pub async fn show(
@@ -794,6 +796,7 @@ pub async fn show(
         .unwrap_or_else(|| "No study has run yet.".into());
     let page = EventPage {
         awaiting: super::live_status::awaiting_story(pool, id).await?,
+        context: super::event_context::section(pool, id, event.event_time).await?,
         title: event.headline.clone(),
         headline: event.headline,
         time: time_html(event.event_time, &event.time_precision),
