@@ -150,10 +150,13 @@ pub struct BetaView {
 pub struct BetasSection {
     pub rows: Vec<BetaView>,
     pub beta_label: String,
+    /// The regression window when every row has the same (then the rows' `span` is
+    /// empty), so the table stays four narrow columns on a phone.
+    pub common_span: String,
 }
 
 pub async fn category_betas(pool: &sqlx::PgPool, slug: &str) -> Result<BetasSection, sqlx::Error> {
-    let rows = context::store::category_betas(pool, slug)
+    let mut rows: Vec<BetaView> = context::store::category_betas(pool, slug)
         .await?
         .into_iter()
         .map(|(symbol, name, b)| BetaView {
@@ -166,9 +169,19 @@ pub async fn category_betas(pool: &sqlx::PgPool, slug: &str) -> Result<BetasSect
             span: format!("{} – {}", day(b.first_session), day(b.last_session)),
         })
         .collect();
+    let first = rows.first().map(|r| r.span.clone()).unwrap_or_default();
+    let common_span = if rows.iter().all(|r| r.span == first) {
+        for r in &mut rows {
+            r.span.clear();
+        }
+        first
+    } else {
+        String::new()
+    };
     Ok(BetasSection {
         rows,
         beta_label: abbr("equity-beta"),
+        common_span,
     })
 }
 
@@ -177,6 +190,7 @@ pub fn no_betas() -> BetasSection {
     BetasSection {
         rows: Vec::new(),
         beta_label: String::new(),
+        common_span: String::new(),
     }
 }
 
