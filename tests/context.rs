@@ -579,3 +579,91 @@ async fn the_equities_queries_of_docs_sql_give_the_independent_figures() {
         }
     }
 }
+
+/// The command: one-line errors naming the bad input, then an import and the CSV export.
+#[tokio::test]
+async fn the_context_commands_import_and_export_and_name_bad_input() {
+    let db = common::test_db().await;
+    ingest_curated(&db.pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("catalyst")
+            .unwrap()
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "off")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    write(
+        dir.path(),
+        "ctx.toml",
+        "[[asset]]\nsymbol = \"SPY\"\nname = \"S&P 500\"\nkind = \"fund\"\nfile = \"SPY.csv\"\n",
+    );
+    let toml = dir.path().join("ctx.toml");
+    let out = run(&[
+        "context",
+        "import",
+        "--file",
+        toml.to_str().unwrap(),
+        "--dir",
+        ".",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {}, line 4: ", toml.display())),
+        "{stderr}"
+    );
+
+    write(
+        dir.path(),
+        "ctx.toml",
+        "[[asset]]\nsymbol = \"SPY\"\nname = \"S&P 500\"\nkind = \"etf\"\nfile = \"SPY.csv\"\nmarket_wide = true\n",
+    );
+    let equities = equities_dir();
+    let out = run(&[
+        "context",
+        "import",
+        "--file",
+        toml.to_str().unwrap(),
+        "--dir",
+        equities.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("context: 1 assets, 502 bars from "),
+        "{stdout}"
+    );
+
+    let csv_path = dir.path().join("context.csv");
+    let out = run(&["context", "export", "--out", csv_path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    // SPY is market-wide: one row per curated event.
+    assert_eq!(rows.len(), 31);
+    let deepseek = rows
+        .iter()
+        .find(|r| &r[col("event_time")] == "2025-01-27T10:00:00+00:00")
+        .unwrap();
+    let want = shared_close("SPY", "2025-01-27") / shared_close("SPY", "2025-01-24") - 1.0;
+    close(
+        deepseek[col("session_return")].parse().unwrap(),
+        want,
+        "CSV SPY",
+    );
+    assert_eq!(
+        &deepseek[col("note")],
+        "published before the open of Monday 2025-01-27"
+    );
+}
