@@ -942,28 +942,26 @@ type Fields = (
 );
 
 async fn fields_of(pool: &PgPool, symbol: &str, interval: &str) -> Vec<(f64, Fields)> {
-    let rows: Vec<(
-        f64,
-        Option<f64>,
-        Option<f64>,
-        Option<i64>,
-        Option<f64>,
-        Option<f64>,
-        Option<f64>,
-    )> = sqlx::query_as(
+    use sqlx::Row;
+    sqlx::query(
         "SELECT p.close, p.base_volume, p.volume, p.trades, p.taker_buy_base, p.taker_buy_quote,
-                    p.high
-             FROM price_bars p JOIN tokens t ON t.id = p.token_id
-             WHERE t.symbol = $1 AND p.interval = $2 ORDER BY p.open_time",
+                p.high
+         FROM price_bars p JOIN tokens t ON t.id = p.token_id
+         WHERE t.symbol = $1 AND p.interval = $2 ORDER BY p.open_time",
     )
     .bind(symbol)
     .bind(interval)
     .fetch_all(pool)
     .await
-    .unwrap();
-    rows.into_iter()
-        .map(|r| (r.0, (r.1, r.2, r.3, r.4, r.5, r.6)))
-        .collect()
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.get(0),
+            (r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)),
+        )
+    })
+    .collect()
 }
 
 #[tokio::test]

@@ -337,6 +337,23 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         );
     }
 
+    // The equities context (docs/context.md), when the shared data has it.
+    let equities = data_dir.join(crate::context::EQUITIES_SUBDIR);
+    if equities.is_dir() {
+        let started = Instant::now();
+        let name = "built-in config/context.toml";
+        let assets = crate::context::config::parse(crate::context::BUILTIN_CONTEXT, name)?;
+        let r = crate::context::import(pool, &assets, name, &equities).await?;
+        println!(
+            "context: {} equities and ETFs, {} daily bars, {} new or changed; {} category betas ({:.1}s)",
+            r.assets,
+            r.bars,
+            r.changed,
+            r.betas,
+            started.elapsed().as_secs_f64()
+        );
+    }
+
     let started = Instant::now();
     let studied = study::run(pool, &StudyParams::default(), RunOptions::default()).await?;
     println!(

@@ -1,6 +1,8 @@
 //! The command line: argument definitions and what each command does.
 
 pub mod config;
+#[path = "context.rs"]
+pub mod context_cli;
 pub mod db;
 pub mod demo;
 pub mod events;
@@ -122,6 +124,10 @@ pub enum Command {
     /// Price bars.
     #[command(subcommand)]
     Prices(prices_cli::PricesCommand),
+    /// Context assets (equities, ETFs): import their daily bars, rebuild their betas,
+    /// export every event's context. docs/context.md.
+    #[command(subcommand)]
+    Context(context_cli::ContextCommand),
     /// Run the event study: every event whose inputs changed (new prices, new articles),
     /// or all with --all. `study export` writes the results.
     Study(StudyArgs),
@@ -381,6 +387,7 @@ async fn execute(
         Command::Sources(command) => sources::execute(pool, command).await?,
         Command::Worker(args) => worker::run(db, &args).await?,
         Command::Prices(command) => prices_cli::run(pool, command).await?,
+        Command::Context(command) => context_cli::run(pool, command).await?,
         Command::Study(StudyArgs {
             command: Some(StudyCommand::Export { format, table, out }),
             ..

@@ -339,7 +339,9 @@ async fn event(
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| WebError::NotFound(format!("There is no event {id}.")))?;
-    Ok(Json(typed(doc, "event detail")?))
+    let mut detail: EventDetail = typed(doc, "event detail")?;
+    detail.context = super::event_context::api_rows(pool, id, detail.event_time).await?;
+    Ok(Json(detail))
 }
 
 /// A document built in SQL, read into its type: a mismatch is our bug, logged as such.

@@ -35,6 +35,10 @@ pub struct EventDetail {
     /// Volume, volatility and taker-buy share per token and category and window (the
     /// activity_reaction view; docs/study.md, "Volume and volatility").
     pub activity: Vec<ActivityOut>,
+    /// Equities and ETFs around the news: those configured for the event's categories,
+    /// then the market-wide ones (docs/context.md).
+    #[serde(default)]
+    pub context: Vec<ContextMoveOut>,
 }
 
 /// One activity measure of a token or category in one window.
@@ -71,6 +75,39 @@ pub struct ActivityOut {
     /// Calibrated two-sided p against ordinary hours.
     pub p_value: Option<f64>,
     pub null_hours: i32,
+}
+
+/// One context asset's move around an event: the `event_context` view's row.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContextMoveOut {
+    #[schema(example = "NVDA")]
+    pub symbol: String,
+    pub asset_name: String,
+    /// equity, etf or index.
+    pub asset_kind: String,
+    /// category (configured for one of the event's categories) or market-wide.
+    pub relevance: String,
+    /// The event's categories the asset gives context for.
+    pub for_categories: Vec<String>,
+    /// The first US session closing after the report (New York date).
+    pub session_date: Option<chrono::NaiveDate>,
+    /// Its close in UTC.
+    pub session_close_at: Option<DateTime<Utc>>,
+    /// The session before it: the last close before the news.
+    pub previous_session_date: Option<chrono::NaiveDate>,
+    pub previous_close: Option<f64>,
+    pub session_open: Option<f64>,
+    pub session_close: Option<f64>,
+    /// Session return: session_close / previous_close - 1 (fraction).
+    #[schema(example = -0.1697)]
+    pub session_return: Option<f64>,
+    /// Opening gap: session_open / previous_close - 1.
+    pub gap_return: Option<f64>,
+    /// before-open, during-session, after-close, weekend or holiday.
+    pub timing: Option<String>,
+    /// The timing in words ("published on Saturday: first session Monday 2025-01-27").
+    pub note: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -230,6 +230,8 @@ pub struct EventPage {
     pub awaiting: Option<super::live_status::AwaitingStory>,
     /// Volume, volatility and taker flow, when the run measured them.
     pub activity: Option<super::event_activity::ActivityView>,
+    /// Equities around the news (templates/events/context.html).
+    pub context: super::event_context::ContextSection,
 }
 
 pub async fn show(
@@ -801,6 +803,7 @@ pub async fn show(
     let page = EventPage {
         awaiting: super::live_status::awaiting_story(pool, id).await?,
         activity,
+        context: super::event_context::section(pool, id, event.event_time).await?,
         title: event.headline.clone(),
         headline: event.headline,
         time: time_html(event.event_time, &event.time_precision),

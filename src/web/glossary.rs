@@ -248,6 +248,33 @@ pub const TERMS: &[Term] = &[
                day of the story (and the two days from it), against the 30 days before. Below \
                zero: sellers were the ones in a hurry. Calibrated at ordinary days.",
     },
+    Term {
+        id: "session-return",
+        label: "Session return",
+        field: "session_return",
+        short: "A context asset's (equity, ETF) move from the last close before the news to the first close after it.",
+        long: "The close of the first US session closing after the report over the \
+               previous session's close (16:00 New York: 21:00 UTC in winter, 20:00 in \
+               summer). News on a weekend or holiday waits for the next session; the note \
+               beside it says so (docs/context.md).",
+    },
+    Term {
+        id: "gap-return",
+        label: "Opening gap",
+        field: "gap_return",
+        short: "A context asset's open over the previous close: its move before the session opened.",
+        long: "For news published outside trading hours, the first reaction of the stock \
+               market.",
+    },
+    Term {
+        id: "equity-beta",
+        label: "Equity beta",
+        field: "beta",
+        short: "A crypto category's session return per unit of an equity's, fitted by least squares over the last 250 sessions.",
+        long: "The category's return is the equal-weighted mean of its tokens' returns between \
+               the hourly closes at consecutive US session closes, so both series cover the \
+               same hours (docs/context.md, \"Betas\").",
+    },
 ];
 
 /// The term with this id. Panics on an unknown id: ids are constants of this crate, and a

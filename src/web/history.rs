@@ -54,6 +54,8 @@ pub struct HistoryPage {
     pub chart: String,
     pub chart_caption: String,
     pub api_href: String,
+    /// A category's betas to equities (templates/context_betas.html); none on token pages.
+    pub betas: super::event_context::BetasSection,
 }
 
 /// The run the pages show, its summary window and bar interval.
@@ -257,6 +259,7 @@ pub async fn category(
             rw.label(interval)
         ),
         api_href: format!("/api/v1/categories/{}/events", cat.slug),
+        betas: super::event_context::category_betas(&state.pool, &cat.slug).await?,
     };
     Ok(Html(page.render()?).into_response())
 }
@@ -322,6 +325,7 @@ pub async fn token(
             rw.label(interval)
         ),
         api_href: format!("/api/v1/tokens/{}/events", tok.symbol),
+        betas: super::event_context::no_betas(),
     };
     Ok(Html(page.render()?).into_response())
 }

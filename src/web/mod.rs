@@ -10,6 +10,7 @@ pub mod chart;
 pub mod error;
 pub mod event_activity;
 pub mod event_charts;
+pub mod event_context;
 pub mod event_page;
 pub mod evidence;
 pub mod feed;
