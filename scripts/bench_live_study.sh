@@ -38,10 +38,11 @@ study() {  # prints: wall seconds, then the study's own breakdown
   t0=$(date +%s.%N)
   RUST_LOG=catalyst=info "$BIN" --pg-dir "$pg" --log-format json study >"$work/study.out" 2>"$log"
   t1=$(date +%s.%N)
-  local null scored
+  local null scored activity
   null=$(grep -o '"message":"null of ordinary hours built"[^}]*' "$log" | grep -o '"secs":[0-9.]*' | cut -d: -f2)
   scored=$(grep -o '"message":"events scored"[^}]*' "$log" | grep -o '"secs":[0-9.]*' | cut -d: -f2)
-  printf '%.2f s (null %.2f s, scoring %.2f s; %s)' "$(echo "$t1 - $t0" | bc)" "${null:-0}" "${scored:-0}" "$(cat "$work/study.out")"
+  activity=$(grep -o '"message":"volume and volatility measured"[^}]*' "$log" | grep -o '"secs":[0-9.]*' | cut -d: -f2)
+  printf '%.2f s (null %.2f s, scoring %.2f s, volume and volatility %.2f s; %s)' "$(echo "$t1 - $t0" | bc)" "${null:-0}" "${scored:-0}" "${activity:-0}" "$(cat "$work/study.out")"
 }
 
 feed() {  # $1: file, $2: pubDate (RFC 2822), $3: title

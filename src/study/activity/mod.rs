@@ -471,7 +471,9 @@ pub fn false_positive_rates(
         .par_iter()
         .map(|&b| plan.at(b, None, true))
         .collect();
-    let mut acc: HashMap<(Measure, bool, Window), (usize, usize)> = HashMap::new();
+    // (tests, calibrated rejections, rejections reading z as a normal deviate)
+    let mut acc: HashMap<(Measure, bool, Window), (usize, usize, usize)> = HashMap::new();
+    let z_crit = 1.959_963_984_540_054;
     for m in per_hour.iter().flatten() {
         let (Some(p), _) = null.p(m) else { continue };
         let e = acc
@@ -479,14 +481,16 @@ pub fn false_positive_rates(
             .or_default();
         e.0 += 1;
         e.1 += usize::from(p < level);
+        e.2 += usize::from(m.z.is_some_and(|z| z.abs() >= z_crit));
     }
     let mut rows: Vec<FprRow> = acc
         .into_iter()
-        .map(|((measure, token, window), (n, hits))| FprRow {
+        .map(|((measure, token, window), (n, hits, naive))| FprRow {
             measure,
             level: if token { "token" } else { "category" },
             window,
             tests: n,
+            naive: naive as f64 / n.max(1) as f64,
             rate: hits as f64 / n.max(1) as f64,
             range: (hits as f64 / n.max(1) as f64, hits as f64 / n.max(1) as f64),
         })
@@ -500,7 +504,7 @@ pub fn false_positive_rates(
 pub fn fpr_markdown(rows: &[FprRow], hours: usize) -> String {
     let (lo, hi) = super::placebo::binomial_interval_99(hours.max(1));
     let mut out = String::from(
-        "| measure | series | window | tests per split (series × hours) | significant at 5% (mean) | range over splits | 99% interval around 5% for the hours |\n|---|---|---|---|---|---|---|\n",
+        "| measure | series | window | tests per split (series × hours) | \\|z\\| ≥ 1.96, uncalibrated | significant at 5% (mean) | range over splits | 99% interval around 5% for the hours |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let inside = if r.rate >= lo && r.rate <= hi {
@@ -514,10 +518,11 @@ pub fn fpr_markdown(rows: &[FprRow], hours: usize) -> String {
             format!("[{}h, {}h)", r.window.start, r.window.end)
         };
         out.push_str(&format!(
-            "| {} | {} | {window} | {} | {:.1}%{inside} | {:.1}–{:.1}% | {:.1}–{:.1}% |\n",
+            "| {} | {} | {window} | {} | {:.1}% | {:.1}%{inside} | {:.1}–{:.1}% | {:.1}–{:.1}% |\n",
             r.measure.as_str(),
             r.level,
             r.tests,
+            r.naive * 100.0,
             r.rate * 100.0,
             r.range.0 * 100.0,
             r.range.1 * 100.0,
@@ -536,6 +541,8 @@ pub struct FprRow {
     pub window: Window,
     /// Series × ordinary hours tested (per split).
     pub tests: usize,
+    /// Share with |z| ≥ 1.96: z read as a normal deviate, uncalibrated (mean over splits).
+    pub naive: f64,
     /// Share with p below the level (the mean over splits).
     pub rate: f64,
     /// The lowest and highest rate over splits.
@@ -553,6 +560,7 @@ pub fn average(splits: &[Vec<FprRow>]) -> Vec<FprRow> {
             {
                 Some(o) => {
                     o.tests += r.tests;
+                    o.naive += r.naive;
                     o.rate += r.rate;
                     o.range = (o.range.0.min(r.rate), o.range.1.max(r.rate));
                 }
@@ -563,6 +571,7 @@ pub fn average(splits: &[Vec<FprRow>]) -> Vec<FprRow> {
     let k = splits.len().max(1);
     for o in &mut out {
         o.tests /= k;
+        o.naive /= k as f64;
         o.rate /= k as f64;
     }
     out
