@@ -183,7 +183,11 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     let macro_list = get("/?kind=macro".into()).await;
     assert_eq!(macro_list.split("<li class=\"event ").skip(1).count(), want);
     let page = get(format!("/events/{event_id}")).await;
+    // The category table (the volume and volatility table has an AI row too).
     let ai_row = page
+        .split("id=\"categories\"")
+        .nth(1)
+        .expect("the category table")
         .split("<tr")
         .find(|row| row.contains("/categories/ai\">AI</a> ★"))
         .expect("AI row in the category table");

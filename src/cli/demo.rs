@@ -291,9 +291,31 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         started.elapsed().as_secs_f64()
     );
 
+    // Hourly OHLCV (volume and ranges) where the shared data has it, then the hourly
+    // closes for the hours it lacks. The two agree wherever both exist, except the close
+    // files' last bar, which was still forming when they were downloaded: the OHLCV
+    // wins, and the closes only fill gaps, so a second run finds everything stored.
+    let ohlcv_dir = data_dir.join(OHLCV_SUBDIR);
+    let mut hourly_bars = 0;
+    if ohlcv_dir.is_dir() {
+        let started = Instant::now();
+        let r = prices::import(pool, &ohlcv_dir, None, BarInterval::Hour).await?;
+        println!(
+            "prices: hourly OHLCV, {} files, {} bars stored, {} already up to date ({:.1}s)",
+            r.files,
+            r.bars,
+            r.unchanged_files,
+            started.elapsed().as_secs_f64()
+        );
+        hourly_bars += r.bars;
+    }
     let started = Instant::now();
     let price_dir = data_dir.join(PRICES_SUBDIR);
-    let mut imported = prices::import(pool, &price_dir, None, BarInterval::Hour).await?;
+    let mut imported = if ohlcv_dir.is_dir() {
+        prices::import_gaps(pool, &price_dir, BarInterval::Hour).await?
+    } else {
+        prices::import(pool, &price_dir, None, BarInterval::Hour).await?
+    };
     println!(
         "prices: {} files, {} bars stored, {} already up to date ({:.1}s)",
         imported.files,
@@ -301,28 +323,19 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         imported.unchanged_files,
         started.elapsed().as_secs_f64()
     );
-    // Volume and ranges (hourly OHLCV) and taker flow (daily klines), where the shared
-    // data has them: the closes agree with the files above, the new fields fill in.
-    for (subdir, interval, what) in [
-        (OHLCV_SUBDIR, BarInterval::Hour, "hourly OHLCV"),
-        (KLINES_SUBDIR, BarInterval::Day, "daily klines"),
-    ] {
-        let dir = data_dir.join(subdir);
-        if !dir.is_dir() {
-            continue;
-        }
+    imported.bars += hourly_bars;
+    // Taker flow: daily klines with trade counts and taker-buy volume.
+    let klines_dir = data_dir.join(KLINES_SUBDIR);
+    if klines_dir.is_dir() {
         let started = Instant::now();
-        let r = prices::import(pool, &dir, None, interval).await?;
+        let r = prices::import(pool, &klines_dir, None, BarInterval::Day).await?;
         println!(
-            "prices: {what}, {} files, {} bars stored, {} already up to date ({:.1}s)",
+            "prices: daily klines, {} files, {} bars stored, {} already up to date ({:.1}s)",
             r.files,
             r.bars,
             r.unchanged_files,
             started.elapsed().as_secs_f64()
         );
-        if interval == BarInterval::Hour {
-            imported.bars += r.bars;
-        }
     }
     // The market series analysts query (`market_proxy_bars`), as `prices import` builds
     // them; only when bars changed, so a second demo run stays quick.

@@ -248,6 +248,25 @@ pub async fn import(
     store::save_files(pool, &files, interval).await
 }
 
+/// [`import`] that only adds bars at times with nothing stored (a second source filling
+/// the first one's gaps, never overriding it).
+pub async fn import_gaps(
+    pool: &PgPool,
+    path: &Path,
+    interval: BarInterval,
+) -> Result<ImportReport, PriceError> {
+    let files = {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || read_files(&path, None, interval))
+            .await
+            .map_err(|e| PriceError::Io {
+                path: "(reader thread)".into(),
+                source: std::io::Error::other(e),
+            })??
+    };
+    store::save_files_as(pool, &files, interval, store::ImportMode::FillGaps).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

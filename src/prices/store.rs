@@ -27,6 +27,27 @@ pub async fn save_files(
     files: &[PriceFile],
     interval: BarInterval,
 ) -> Result<ImportReport, PriceError> {
+    save_files_as(pool, files, interval, ImportMode::Upsert).await
+}
+
+/// How an import treats bars already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImportMode {
+    /// The file's bars replace stored ones (fields the file lacks are kept).
+    #[default]
+    Upsert,
+    /// Only bars at times with nothing stored are added: a second source fills the first
+    /// one's gaps and never overrides it.
+    FillGaps,
+}
+
+/// [`save_files`] with a choice of [`ImportMode`].
+pub async fn save_files_as(
+    pool: &PgPool,
+    files: &[PriceFile],
+    interval: BarInterval,
+    mode: ImportMode,
+) -> Result<ImportReport, PriceError> {
     let mut report = ImportReport {
         files: files.len(),
         ..Default::default()
@@ -53,6 +74,27 @@ pub async fn save_files(
             );
             report.new_tokens.push(file.symbol.clone());
         }
+        let gaps;
+        let file = if mode == ImportMode::FillGaps {
+            let have = stored_times(&mut tx, token_id, interval, file).await?;
+            gaps = PriceFile {
+                path: file.path.clone(),
+                symbol: file.symbol.clone(),
+                bars: file
+                    .bars
+                    .iter()
+                    .filter(|b| !have.contains(&b.open_time))
+                    .cloned()
+                    .collect(),
+            };
+            if gaps.bars.is_empty() {
+                report.unchanged_files += 1;
+                continue;
+            }
+            &gaps
+        } else {
+            file
+        };
         let stored = stored_in_range(&mut tx, token_id, interval, file).await?;
         if stored.same_as(file) {
             report.unchanged_files += 1;
@@ -260,30 +302,50 @@ async fn token_id_or_create(
 
 /// What price_bars holds of a file's token over the file's time range.
 struct StoredRange {
+    /// Bars stored in the range (any source).
     count: usize,
-    close_sum: f64,
-    /// Known optional fields (high, quote and base volume, taker-buy volume) over the rows.
-    filled: usize,
+    /// The file's bars stored already: same time, same close, and at least as many known
+    /// optional fields.
+    matched: usize,
 }
 
-/// Known optional fields of a bar, counted as [`StoredRange::filled`] counts them.
-fn filled(b: &Bar) -> usize {
+/// Known optional fields of a bar (high, quote and base volume, taker-buy volume).
+fn filled(b: &Bar) -> i32 {
     [b.high, b.volume, b.flow.base_volume, b.flow.taker_buy_base]
         .iter()
         .filter(|v| v.is_some())
-        .count()
+        .count() as i32
 }
 
 impl StoredRange {
-    /// The same bars with the same closes (count and sum) and no field the store lacks
-    /// are stored already.
+    /// Every bar of the file is stored with its close and no field the store lacks.
+    /// (Other bars in the range, from another file or provider, do not matter.)
     fn same_as(&self, file: &PriceFile) -> bool {
-        let file_sum: f64 = file.bars.iter().map(|b| b.close).sum();
-        let file_filled: usize = file.bars.iter().map(filled).sum();
-        self.count == file.bars.len()
-            && (self.close_sum - file_sum).abs() <= 1e-9 * file_sum.abs().max(1.0)
-            && file_filled <= self.filled
+        self.matched == file.bars.len()
     }
+}
+
+/// Times of the bars stored over a file's time range.
+async fn stored_times(
+    conn: &mut PgConnection,
+    token_id: i32,
+    interval: BarInterval,
+    file: &PriceFile,
+) -> Result<std::collections::HashSet<DateTime<Utc>>, sqlx::Error> {
+    let (Some(first), Some(last)) = (file.bars.first(), file.bars.last()) else {
+        return Ok(Default::default());
+    };
+    let rows = sqlx::query_scalar!(
+        "SELECT open_time FROM price_bars
+         WHERE token_id = $1 AND interval = $2 AND open_time BETWEEN $3 AND $4",
+        token_id,
+        interval.as_str(),
+        first.open_time,
+        last.open_time
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 async fn stored_in_range(
@@ -295,27 +357,36 @@ async fn stored_in_range(
     let (Some(first), Some(last)) = (file.bars.first(), file.bars.last()) else {
         return Ok(StoredRange {
             count: 0,
-            close_sum: 0.0,
-            filled: 0,
+            matched: 0,
         });
     };
+    let times: Vec<DateTime<Utc>> = file.bars.iter().map(|b| b.open_time).collect();
+    let closes: Vec<f64> = file.bars.iter().map(|b| b.close).collect();
+    let fields: Vec<i32> = file.bars.iter().map(filled).collect();
     let row = sqlx::query!(
-        r#"SELECT count(*) AS "n!", COALESCE(sum(close), 0) AS "sum!",
-                  count(high) + count(volume) + count(base_volume) + count(taker_buy_base)
-                    AS "filled!"
-           FROM price_bars
-           WHERE token_id = $1 AND interval = $2 AND open_time BETWEEN $3 AND $4"#,
+        r#"SELECT
+             (SELECT count(*) FROM price_bars
+              WHERE token_id = $1 AND interval = $2 AND open_time BETWEEN $3 AND $4) AS "n!",
+             (SELECT count(*) FROM price_bars p
+              JOIN UNNEST($5::timestamptz[], $6::float8[], $7::int4[]) AS f (t, c, k)
+                ON p.open_time = f.t
+              WHERE p.token_id = $1 AND p.interval = $2 AND p.close = f.c
+                AND (p.high IS NOT NULL)::int + (p.volume IS NOT NULL)::int
+                    + (p.base_volume IS NOT NULL)::int + (p.taker_buy_base IS NOT NULL)::int
+                    >= f.k) AS "matched!""#,
         token_id,
         interval.as_str(),
         first.open_time,
-        last.open_time
+        last.open_time,
+        &times,
+        &closes,
+        &fields
     )
     .fetch_one(&mut *conn)
     .await?;
     Ok(StoredRange {
         count: row.n as usize,
-        close_sum: row.sum,
-        filled: row.filled as usize,
+        matched: row.matched as usize,
     })
 }
 
