@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::config::Settings;
 use crate::db::Database;
 use crate::ingest::{self, FeedLocation};
-use crate::prices::{self, BarInterval};
+use crate::prices::{self, store::ImportMode, BarInterval};
 use crate::study::{self, RunOptions, StudyParams};
 
 /// The 31 curated real events of 2024–2025 (copied from shared/data/news).
@@ -291,31 +291,9 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         started.elapsed().as_secs_f64()
     );
 
-    // Hourly OHLCV (volume and ranges) where the shared data has it, then the hourly
-    // closes for the hours it lacks. The two agree wherever both exist, except the close
-    // files' last bar, which was still forming when they were downloaded: the OHLCV
-    // wins, and the closes only fill gaps, so a second run finds everything stored.
-    let ohlcv_dir = data_dir.join(OHLCV_SUBDIR);
-    let mut hourly_bars = 0;
-    if ohlcv_dir.is_dir() {
-        let started = Instant::now();
-        let r = prices::import(pool, &ohlcv_dir, None, BarInterval::Hour).await?;
-        println!(
-            "prices: hourly OHLCV, {} files, {} bars stored, {} already up to date ({:.1}s)",
-            r.files,
-            r.bars,
-            r.unchanged_files,
-            started.elapsed().as_secs_f64()
-        );
-        hourly_bars += r.bars;
-    }
     let started = Instant::now();
     let price_dir = data_dir.join(PRICES_SUBDIR);
-    let mut imported = if ohlcv_dir.is_dir() {
-        prices::import_gaps(pool, &price_dir, BarInterval::Hour).await?
-    } else {
-        prices::import(pool, &price_dir, None, BarInterval::Hour).await?
-    };
+    let imported = prices::import(pool, &price_dir, None, BarInterval::Hour).await?;
     println!(
         "prices: {} files, {} bars stored, {} already up to date ({:.1}s)",
         imported.files,
@@ -323,7 +301,21 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         imported.unchanged_files,
         started.elapsed().as_secs_f64()
     );
-    imported.bars += hourly_bars;
+    // Volume and ranges from the hourly OHLCV, on the hours of the closes above: the two
+    // agree wherever both exist (except the close files' last bar, still forming when
+    // they were downloaded), and the study's grid stays the closes' own.
+    let ohlcv_dir = data_dir.join(OHLCV_SUBDIR);
+    if ohlcv_dir.is_dir() {
+        let started = Instant::now();
+        let r = prices::import_as(pool, &ohlcv_dir, BarInterval::Hour, ImportMode::Enrich).await?;
+        println!(
+            "prices: volume and ranges (hourly OHLCV), {} files, {} bars enriched, {} already up to date ({:.1}s)",
+            r.files,
+            r.bars,
+            r.unchanged_files,
+            started.elapsed().as_secs_f64()
+        );
+    }
     // Taker flow: daily klines with trade counts and taker-buy volume.
     let klines_dir = data_dir.join(KLINES_SUBDIR);
     if klines_dir.is_dir() {

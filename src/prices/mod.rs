@@ -248,12 +248,13 @@ pub async fn import(
     store::save_files(pool, &files, interval).await
 }
 
-/// [`import`] that only adds bars at times with nothing stored (a second source filling
-/// the first one's gaps, never overriding it).
-pub async fn import_gaps(
+/// [`import`] with a choice of [`store::ImportMode`]: fill another source's gaps, or add
+/// detail (volume, ranges) to its bars without changing them.
+pub async fn import_as(
     pool: &PgPool,
     path: &Path,
     interval: BarInterval,
+    mode: store::ImportMode,
 ) -> Result<ImportReport, PriceError> {
     let files = {
         let path = path.to_path_buf();
@@ -264,7 +265,7 @@ pub async fn import_gaps(
                 source: std::io::Error::other(e),
             })??
     };
-    store::save_files_as(pool, &files, interval, store::ImportMode::FillGaps).await
+    store::save_files_as(pool, &files, interval, mode).await
 }
 
 #[cfg(test)]

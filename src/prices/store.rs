@@ -39,6 +39,10 @@ pub enum ImportMode {
     /// Only bars at times with nothing stored are added: a second source fills the first
     /// one's gaps and never overrides it.
     FillGaps,
+    /// Only bars at times already stored, and only their fields beyond the close (volume,
+    /// high/low, taker flow): a second source adds detail to the first one's bars and
+    /// changes neither its closes nor its hours.
+    Enrich,
 }
 
 /// [`save_files`] with a choice of [`ImportMode`].
@@ -74,26 +78,37 @@ pub async fn save_files_as(
             );
             report.new_tokens.push(file.symbol.clone());
         }
-        let gaps;
-        let file = if mode == ImportMode::FillGaps {
-            let have = stored_times(&mut tx, token_id, interval, file).await?;
-            gaps = PriceFile {
-                path: file.path.clone(),
-                symbol: file.symbol.clone(),
-                bars: file
+        let part;
+        let file = if mode == ImportMode::Upsert {
+            file
+        } else {
+            let have = stored_closes(&mut tx, token_id, interval, file).await?;
+            let bars: Vec<Bar> = match mode {
+                ImportMode::FillGaps => file
                     .bars
                     .iter()
-                    .filter(|b| !have.contains(&b.open_time))
+                    .filter(|b| !have.contains_key(&b.open_time))
                     .cloned()
                     .collect(),
+                _ => file
+                    .bars
+                    .iter()
+                    .filter_map(|b| {
+                        have.get(&b.open_time)
+                            .map(|&close| Bar { close, ..b.clone() })
+                    })
+                    .collect(),
             };
-            if gaps.bars.is_empty() {
+            part = PriceFile {
+                path: file.path.clone(),
+                symbol: file.symbol.clone(),
+                bars,
+            };
+            if part.bars.is_empty() {
                 report.unchanged_files += 1;
                 continue;
             }
-            &gaps
-        } else {
-            file
+            &part
         };
         let stored = stored_in_range(&mut tx, token_id, interval, file).await?;
         if stored.same_as(file) {
@@ -325,18 +340,18 @@ impl StoredRange {
     }
 }
 
-/// Times of the bars stored over a file's time range.
-async fn stored_times(
+/// Time and close of the bars stored over a file's time range.
+async fn stored_closes(
     conn: &mut PgConnection,
     token_id: i32,
     interval: BarInterval,
     file: &PriceFile,
-) -> Result<std::collections::HashSet<DateTime<Utc>>, sqlx::Error> {
+) -> Result<std::collections::HashMap<DateTime<Utc>, f64>, sqlx::Error> {
     let (Some(first), Some(last)) = (file.bars.first(), file.bars.last()) else {
         return Ok(Default::default());
     };
-    let rows = sqlx::query_scalar!(
-        "SELECT open_time FROM price_bars
+    let rows = sqlx::query!(
+        "SELECT open_time, close FROM price_bars
          WHERE token_id = $1 AND interval = $2 AND open_time BETWEEN $3 AND $4",
         token_id,
         interval.as_str(),
@@ -345,7 +360,7 @@ async fn stored_times(
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows.into_iter().map(|r| (r.open_time, r.close)).collect())
 }
 
 async fn stored_in_range(
