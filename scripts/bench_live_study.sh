@@ -24,8 +24,10 @@ holder=""
 cleanup() { [ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-# A long-lived web server keeps the private cluster up, so the timed commands don't
-# include starting it.
+# Create and migrate the database first (two processes creating a fresh cluster's
+# database at once would race), then a long-lived web server keeps the private cluster
+# up, so the timed commands don't include starting it.
+RUST_LOG=warn "$BIN" --pg-dir "$pg" migrate >/dev/null
 RUST_LOG=warn "$BIN" --pg-dir "$pg" serve --no-worker --addr 127.0.0.1:0 >/dev/null 2>&1 &
 holder=$!
 for _ in $(seq 100); do [ -S "$pg/.s.PGSQL.5432" ] && break; sleep 0.2; done
