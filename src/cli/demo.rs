@@ -368,6 +368,18 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         studied.scored,
         started.elapsed().as_secs_f64()
     );
+
+    // The market's own moves and the stories that explain them (docs/moves.md).
+    let started = Instant::now();
+    let moved = crate::moves::scan(pool, &crate::moves::detect::Params::default()).await?;
+    println!(
+        "moves: {} found in {} series, {} placed on 1m/5m bars, {} explained by a story ({:.1}s)",
+        moved.moves,
+        moved.series,
+        moved.refined,
+        moved.explained,
+        started.elapsed().as_secs_f64()
+    );
     Ok(DemoReport {
         events_new: ingested.new + headlines_new,
         price_files: imported.files,

@@ -7,6 +7,8 @@ pub mod db;
 pub mod demo;
 pub mod events;
 pub mod ingest;
+#[path = "moves.rs"]
+pub mod moves_cli;
 #[path = "prices.rs"]
 pub mod prices_cli;
 pub mod sources;
@@ -128,6 +130,10 @@ pub enum Command {
     /// export every event's context. docs/context.md.
     #[command(subcommand)]
     Context(context_cli::ContextCommand),
+    /// Moves found in the prices, matched with the stories that explain them (and those
+    /// no story explains). docs/moves.md.
+    #[command(subcommand)]
+    Moves(moves_cli::MovesCommand),
     /// Run the event study: every event whose inputs changed (new prices, new articles),
     /// or all with --all. `study export` writes the results.
     Study(StudyArgs),
@@ -388,6 +394,7 @@ async fn execute(
         Command::Worker(args) => worker::run(db, &args).await?,
         Command::Prices(command) => prices_cli::run(pool, command).await?,
         Command::Context(command) => context_cli::run(pool, command).await?,
+        Command::Moves(command) => moves_cli::run(pool, command).await?,
         Command::Study(StudyArgs {
             command: Some(StudyCommand::Export { format, table, out }),
             ..
