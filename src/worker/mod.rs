@@ -378,17 +378,40 @@ async fn upkeep(ctx: &Context, job: &PriceJob) -> (bool, String, Duration) {
 async fn run_study(ctx: &Context, job: &StudyJob) -> (bool, String, Duration) {
     let started = std::time::Instant::now();
     match study::run(&ctx.pool, &job.params, RunOptions::default()).await {
-        Ok(r) => (
-            true,
-            format!(
-                "{} events, {} recomputed, {} with a score ({:.1} s)",
-                r.events,
-                r.computed,
-                r.scored,
-                started.elapsed().as_secs_f64()
-            ),
-            job.every,
-        ),
+        Ok(r) => {
+            // New stories or new bars changed some event: the moves and their matches
+            // may have changed too (docs/moves.md). A scan that cannot run (no BTC bars
+            // yet) or fails never fails the study.
+            let moves = if r.computed > 0 {
+                match crate::moves::scan(&ctx.pool, &crate::moves::detect::Params::default()).await
+                {
+                    Ok(m) => format!("; {} moves, {} explained", m.moves, m.explained),
+                    Err(
+                        e @ (crate::moves::MoveError::NoBars | crate::moves::MoveError::NoMarket),
+                    ) => {
+                        tracing::debug!("moves: {e}");
+                        String::new()
+                    }
+                    Err(e) => {
+                        tracing::warn!("moves: {e}");
+                        format!("; moves failed: {e}")
+                    }
+                }
+            } else {
+                String::new()
+            };
+            (
+                true,
+                format!(
+                    "{} events, {} recomputed, {} with a score{moves} ({:.1} s)",
+                    r.events,
+                    r.computed,
+                    r.scored,
+                    started.elapsed().as_secs_f64()
+                ),
+                job.every,
+            )
+        }
         Err(e) => {
             tracing::warn!("study: {e}");
             (false, e.to_string(), job.every)
