@@ -1,10 +1,12 @@
 //! The demo on the real shared data (../shared/data): all 31 curated events ranked, and the
 //! DeepSeek R1 event's numbers equal to tests/fixtures/deepseek/independent.py's (numpy/scipy).
+//! The move scan finds the sell-off and the 2024-08-05 crash in the prices (docs/moves.md).
 
 mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -244,6 +246,81 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     assert!(
         (got - want).abs() < 1e-12,
         "daily market move {got} vs {want}"
+    );
+
+    // The move scan finds the sell-off in the prices (docs/moves.md): the market and the
+    // AI category (raw), onset on the evening of the 26th, trough late in the morning of
+    // the 27th; the curated story and the Quartz article are matched with their lags.
+    type MoveRow = (i64, String, DateTime<Utc>, DateTime<Utc>, f64, String);
+    let deepseek: Vec<MoveRow> = sqlx::query_as(
+        "SELECT move_id, series, onset, extreme_at, size_log, resolution FROM market_moves
+         WHERE series IN ('market', 'ai') AND basis = 'raw' AND direction = -1
+           AND onset BETWEEN '2025-01-26 18:00Z' AND '2025-01-26 22:00Z'
+           AND extreme_at BETWEEN '2025-01-27 09:00Z' AND '2025-01-27 13:00Z'
+         ORDER BY series",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(deepseek.len(), 2, "{deepseek:?}");
+    let (ai_move, market_move) = (&deepseek[0], &deepseek[1]);
+    assert_eq!(
+        (ai_move.1.as_str(), market_move.1.as_str()),
+        ("ai", "market")
+    );
+    assert!((-0.17..-0.15).contains(&ai_move.4), "{ai_move:?}");
+    assert!((-0.075..-0.06).contains(&market_move.4), "{market_move:?}");
+    let lag_h = |headline: &'static str, move_id: i64| {
+        let pool = db.pool.clone();
+        async move {
+            let lag: i64 = sqlx::query_scalar(
+                "SELECT x.lag_s FROM move_matches x JOIN events e ON e.id = x.event_id
+                 WHERE x.move_id = $1 AND e.headline LIKE $2",
+            )
+            .bind(move_id)
+            .bind(format!("{headline}%"))
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{headline}: not matched with move {move_id}: {e}"));
+            lag as f64 / 3600.0
+        }
+    };
+    // On hourly bars the AI fall begins at 20:00: the curated story (placeholder 10:00)
+    // comes 14 h later, Quartz (13:37) 17.6 h later; finer bars move the onset within
+    // the hour.
+    let curated = lag_h("Crypto market nosedives", ai_move.0).await;
+    assert!(
+        (13.0..=15.0).contains(&curated),
+        "curated DeepSeek lag {curated} h"
+    );
+    let quartz = lag_h("Bitcoin briefly falls below $100,000", ai_move.0).await;
+    assert!((16.6..=18.6).contains(&quartz), "Quartz lag {quartz} h");
+
+    // The 2024-08-05 crash, placed on BTC's intraday bars: onset and trough in the hours
+    // the independent script finds on the 5-minute bars.
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixture("moves/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let crash = &expected["market_5m_2024_08"][1];
+    let hour = |v: &Value| v.as_str().unwrap()[..13].to_string();
+    let (onset, extreme, resolution): (DateTime<Utc>, DateTime<Utc>, String) = sqlx::query_as(
+        "SELECT onset, extreme_at, resolution FROM market_moves
+         WHERE series = 'market' AND direction = -1
+           AND onset BETWEEN '2024-08-04 12:00Z' AND '2024-08-05 06:00Z'
+         ORDER BY size_log LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(resolution == "1m" || resolution == "5m", "{resolution}");
+    assert_eq!(
+        onset.format("%Y-%m-%dT%H").to_string(),
+        hour(&crash["fine"][0])
+    );
+    assert_eq!(
+        extreme.format("%Y-%m-%dT%H").to_string(),
+        hour(&crash["fine"][1])
     );
 
     // A second demo set-up adds nothing, skips the stored prices and recomputes nothing.
