@@ -429,9 +429,10 @@ fn view(m: &MoveRecord) -> MoveView {
         series_href: match m.series_kind.as_str() {
             "category" => format!("/categories/{}", urlencode(&m.series)),
             "token" => format!("/tokens/{}", urlencode(&m.series)),
-            _ => "/".to_string(),
+            _ => "/moves?series=market".to_string(),
         },
         series_kind: match m.series_kind.as_str() {
+            "category" if m.n_tokens == 1 => "category, 1 token".to_string(),
             "category" => format!("category, {} tokens", m.n_tokens),
             "token" => "token".to_string(),
             _ => "the market proxy".to_string(),
