@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::api_types::{
     ActivityOut, ArticleOut, CategoryOut, CategoryResultOut, CategoryTagOut, EventDetail,
-    HistoryOut, HistoryRow, MarketMoveOut, ScoreOut, TokenOut, TokenResultOut, TokenTagOut,
+    HistoryOut, HistoryRow, MarketMoveOut, MoveOut, MovesPage, ScoreOut, TokenOut, TokenResultOut,
+    TokenTagOut,
 };
 use super::error::WebError;
 use super::history::ranking;
@@ -19,6 +20,7 @@ use super::history_query as hq;
 use super::list_query::{
     fetch_list, overview, prev_page, ListCounts, ListItem, ListQuery, PrevPage, SortOrder,
 };
+use super::moves::MovesQuery;
 use super::run::current_run;
 use super::AppState;
 use crate::study::engine::Window;
@@ -31,14 +33,17 @@ use crate::study::export::spreadsheet_safe;
         title = "Catalyst API",
         description = "News events ranked by their market impact, with the event study behind each rank."
     ),
-    paths(events, event, categories, tokens, category_events, token_events, events_csv),
+    paths(events, event, categories, tokens, category_events, token_events, events_csv, moves,
+          moves_csv),
     components(schemas(
         ListItem, EventsPage, ErrorBody, ListCounts, SortOrder, EventDetail, ArticleOut,
         TokenTagOut, CategoryTagOut, ScoreOut, MarketMoveOut, CategoryResultOut,
-        TokenResultOut, ActivityOut, CategoryOut, TokenOut, HistoryOut, HistoryRow
+        TokenResultOut, ActivityOut, CategoryOut, TokenOut, HistoryOut, HistoryRow, MoveOut,
+        MovesPage
     )),
     tags((name = "events", description = "The ranked list and one event"),
-         (name = "taxonomy", description = "Categories and tokens, and their histories"))
+         (name = "taxonomy", description = "Categories and tokens, and their histories"),
+         (name = "moves", description = "Moves found in the prices, and the stories that explain them"))
 )]
 pub struct ApiDoc;
 
@@ -52,6 +57,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/categories/{slug}/events", get(category_events))
         .route("/api/v1/tokens/{symbol}/events", get(token_events))
         .route("/events.csv", get(events_csv))
+        .route("/api/v1/moves", get(moves))
+        .route("/moves.csv", get(moves_csv))
         .route("/api/{*rest}", get(unknown).post(unknown))
         .route("/api/v1", get(unknown))
 }
@@ -266,6 +273,128 @@ async fn events_csv(
             "</events.csv?{qs}{sep}after={next}>; rel=\"next\""
         )) {
             headers.insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// Moves found in the prices (`catalyst moves scan`), largest first (or newest), with
+/// the story each is attributed to and its news lag; the same rows as `/moves`.
+#[utoipa::path(get, path = "/api/v1/moves", params(MovesQuery), tag = "moves",
+    responses((status = 200, body = MovesPage), (status = 400, body = ErrorBody)))]
+async fn moves(
+    State(state): State<AppState>,
+    Query(query): Query<MovesQuery>,
+) -> Result<Json<MovesPage>, ApiError> {
+    let pool = &state.pool;
+    let f = super::moves::resolve(pool, &query).await?;
+    let r = super::moves::fetch(pool, &f).await?;
+    let c = super::moves::counts(pool, &f).await?;
+    Ok(Json(MovesPage {
+        moves: r.items.iter().map(|m| m.out()).collect(),
+        next: r.next,
+        unexplained: c.unexplained,
+        explained: c.explained,
+    }))
+}
+
+/// The CSV export's columns for moves: the `MoveOut` fields of the API, named alike.
+pub const MOVES_CSV_COLUMNS: [&str; 23] = [
+    "id",
+    "series",
+    "series_kind",
+    "basis",
+    "direction",
+    "size_log",
+    "size_pct",
+    "size_label",
+    "onset",
+    "extreme_at",
+    "duration_s",
+    "resolution",
+    "p_value",
+    "z",
+    "window_hours",
+    "n_tokens",
+    "explained",
+    "candidate_stories",
+    "best_event_id",
+    "best_headline",
+    "news_lag_s",
+    "news_lag",
+    "share_before",
+];
+
+/// The moves as CSV, one row per move, same parameters and page as `/api/v1/moves`
+/// (follow the `Link: rel="next"` header for the next page).
+#[utoipa::path(get, path = "/moves.csv", params(MovesQuery), tag = "moves",
+    responses((status = 200, description = "CSV, one row per move (columns: the MoveOut fields)", content_type = "text/csv"),
+              (status = 400, description = "A bad parameter, named in the body")))]
+async fn moves_csv(
+    State(state): State<AppState>,
+    Query(query): Query<MovesQuery>,
+) -> Result<Response, WebError> {
+    let pool = &state.pool;
+    let f = super::moves::resolve(pool, &query).await?;
+    let r = super::moves::fetch(pool, &f).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| WebError::Internal(format!("CSV export failed: {e}"));
+    w.write_record(MOVES_CSV_COLUMNS).map_err(io)?;
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let opt_i = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for m in r.items.iter().map(|m| m.out()) {
+        w.write_record([
+            m.id.to_string(),
+            spreadsheet_safe(&m.series).into_owned(),
+            m.series_kind,
+            m.basis,
+            m.direction.to_string(),
+            m.size_log.to_string(),
+            m.size_pct.to_string(),
+            m.size_label,
+            m.onset.to_rfc3339(),
+            m.extreme_at.to_rfc3339(),
+            m.duration_s.to_string(),
+            m.resolution,
+            m.p_value.to_string(),
+            m.z.to_string(),
+            m.window_hours.to_string(),
+            m.n_tokens.to_string(),
+            m.explained.to_string(),
+            m.candidate_stories.to_string(),
+            opt_i(m.best_event_id),
+            // Headlines are written by others: they cannot start a formula.
+            spreadsheet_safe(m.best_headline.as_deref().unwrap_or_default()).into_owned(),
+            opt_i(m.news_lag_s),
+            m.news_lag.unwrap_or_default(),
+            opt(m.share_before),
+        ])
+        .map_err(io)?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| WebError::Internal(format!("CSV export failed: {e}")))?;
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"catalyst-moves-{}-rows.csv\"",
+                    r.items.len()
+                ),
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some(next) = &r.next {
+        let qs = f.query_string();
+        let sep = if qs.is_empty() { "" } else { "&" };
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+            "</moves.csv?{qs}{sep}after={next}>; rel=\"next\""
+        )) {
+            resp.headers_mut().insert(header::LINK, v);
         }
     }
     Ok(resp)

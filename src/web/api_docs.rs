@@ -264,6 +264,8 @@ mod tests {
             "/api/v1/categories/{slug}/events",
             "/api/v1/tokens/{symbol}/events",
             "/events.csv",
+            "/api/v1/moves",
+            "/moves.csv",
         ] {
             assert!(paths.contains(&want), "{want} in {paths:?}");
         }

@@ -347,3 +347,86 @@ pub struct HistoryOut {
     /// Other events (market-wide stories), by the size of its reaction.
     pub market_events: Vec<HistoryRow>,
 }
+
+/// One move found in the prices (`catalyst moves scan`), with the story it is attributed
+/// to. The figures and their labels are those of `/moves` (see `/glossary`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveOut {
+    #[schema(example = 41)]
+    pub id: i64,
+    /// "market", a category slug or a token symbol.
+    #[schema(example = "ai")]
+    pub series: String,
+    /// market, category or token.
+    #[schema(example = "category")]
+    pub series_kind: String,
+    /// raw (the series' own log return) or abnormal (beyond beta times the market's).
+    #[schema(example = "abnormal")]
+    pub basis: String,
+    /// -1 a fall, +1 a rise.
+    #[schema(example = -1)]
+    pub direction: i16,
+    /// The move in its basis, in log terms, from the onset to the extreme.
+    #[schema(example = -0.16)]
+    pub size_log: f64,
+    /// The same move as a simple return: exp(size_log) - 1 (-0.148 = -14.8%).
+    #[schema(example = -0.148)]
+    pub size_pct: f64,
+    /// The page's label for the size: the simple percentage and the basis.
+    #[schema(example = "-14.79% abnormal")]
+    pub size_label: String,
+    /// Move onset: when the move began (the last high before a fall, low before a rise).
+    pub onset: DateTime<Utc>,
+    /// When it ended: the trough of a fall, the peak of a rise.
+    pub extreme_at: DateTime<Utc>,
+    /// extreme_at minus onset, in seconds.
+    #[schema(example = 18_000)]
+    pub duration_s: i64,
+    /// Interval of the bars that placed the onset and the extreme (1m, 5m or 1h).
+    #[schema(example = "5m")]
+    pub resolution: String,
+    /// Calibrated at ordinary hours of the same series and basis.
+    #[schema(example = 0.002)]
+    pub p_value: f64,
+    /// The detection statistic.
+    #[schema(example = -4.1)]
+    pub z: f64,
+    /// Length of the detection window, hours.
+    #[schema(example = 6)]
+    pub window_hours: i32,
+    /// Tokens in the series.
+    #[schema(example = 14)]
+    pub n_tokens: i32,
+    /// True when a story is matched with the move; false: an unexplained move.
+    pub explained: bool,
+    /// Stories whose first report fell near the move and whose subjects include the series.
+    #[schema(example = 1)]
+    pub candidate_stories: i64,
+    /// The story the move is attributed to (link: /events/{id}); null when unexplained.
+    pub best_event_id: Option<i64>,
+    pub best_headline: Option<String>,
+    /// News lag of that story in seconds: its first report minus the onset (negative:
+    /// reported before the move began).
+    pub news_lag_s: Option<i64>,
+    /// The same lag in words, as the page shows it.
+    #[schema(example = "2 h 5 min")]
+    pub news_lag: Option<String>,
+    /// Share before the report: the part of the move (0 to 1) already done at the story's
+    /// first report.
+    #[schema(example = 0.35)]
+    pub share_before: Option<f64>,
+}
+
+/// A page of moves.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MovesPage {
+    pub moves: Vec<MoveOut>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next: Option<String>,
+    /// Moves matching the series filter that no story explains (every page).
+    pub unexplained: i64,
+    /// Moves matching the series filter with a story (every page).
+    pub explained: i64,
+}

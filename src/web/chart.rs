@@ -51,6 +51,8 @@ pub struct Chart {
     pub markers: Vec<Marker>,
     /// Where to draw the news marker.
     pub event_x: Option<f64>,
+    /// Shade the plot left of this x: what happened before the news.
+    pub shade_before: Option<f64>,
     pub x_axis: XAxis,
 }
 
@@ -205,6 +207,16 @@ impl Chart {
             r#"<rect class="plot" x="{}" y="{}" width="{plot_w}" height="{plot_h}"/>"#,
             f.left, f.top
         );
+        if let Some(sx) = self.shade_before.filter(|x| *x > x0) {
+            let right = px(sx.min(x1));
+            let _ = write!(
+                s,
+                r#"<rect class="before" x="{}" y="{}" width="{:.1}" height="{plot_h}"><title>before the news</title></rect>"#,
+                f.left,
+                f.top,
+                (right - f.left).max(0.0)
+            );
+        }
         // Bands: one per series, in its colour.
         for line in self.lines.iter().filter(|l| !l.band.is_empty()) {
             let c = line.colour.unwrap_or_else(|| colour(&line.label));
@@ -456,6 +468,57 @@ pub fn sparkline(
     )
 }
 
+/// A move's path, word-sized: `values[k]` is the cumulative log move at point k (the
+/// chart is drawn in those units), the span from the onset to the extreme shaded and
+/// both ends marked, coloured by `direction` (up or down). `onset` and `extreme` are
+/// positions in points (fractional when the move was placed on finer bars than the
+/// path's step). Decorative beside the numbers, so hidden from screen readers.
+pub fn move_path(values: &[f32], onset: f64, extreme: f64, direction: &str) -> String {
+    let pts: Vec<(usize, f64)> = values
+        .iter()
+        .map(|v| f64::from(*v))
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .collect();
+    if pts.len() < 2 {
+        return String::new();
+    }
+    let (w, h) = (120.0, 32.0);
+    let lo = pts.iter().map(|p| p.1).fold(0.0f64, f64::min);
+    let hi = pts.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    let span = (hi - lo).max(1e-9);
+    let last = (values.len() - 1).max(1) as f64;
+    let x = |i: f64| i.clamp(0.0, last) / last * (w - 6.0) + 3.0;
+    let y = |v: f64| 3.0 + (hi - v) / span * (h - 6.0);
+    // The path's value at a fractional point: the nearer stored point.
+    let at = |i: f64| {
+        let k = i.round().clamp(0.0, last) as usize;
+        values
+            .get(k)
+            .map(|v| f64::from(*v))
+            .filter(|v| v.is_finite())
+            .unwrap_or(0.0)
+    };
+    let mut d = String::new();
+    for (k, (i, v)) in pts.iter().enumerate() {
+        let _ = write!(
+            d,
+            "{}{:.1},{:.1} ",
+            if k == 0 { "M" } else { "L" },
+            x(*i as f64),
+            y(*v)
+        );
+    }
+    let (a, b) = (x(onset), x(extreme));
+    format!(
+        r#"<svg class="spark move {direction}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" aria-hidden="true" xmlns="http://www.w3.org/2000/svg"><rect class="spark-window" x="{a:.1}" y="0" width="{:.1}" height="{h}"/><line class="zero" x1="0" x2="{w}" y1="{z:.1}" y2="{z:.1}"/><path class="spark-line" d="{d}"/><circle class="onset" cx="{a:.1}" cy="{:.1}" r="2.5"/><circle class="extreme" cx="{b:.1}" cy="{:.1}" r="2.5"/></svg>"#,
+        (b - a).max(1.0),
+        y(at(onset)),
+        y(at(extreme)),
+        z = y(0.0)
+    )
+}
+
 /// One event on the timeline strip.
 pub struct TimelineEvent {
     /// Days since the epoch.
@@ -644,6 +707,7 @@ mod tests {
             }],
             markers: Vec::new(),
             event_x: Some(0.0),
+            shade_before: None,
             x_axis: XAxis::EventTime,
         }
     }
@@ -730,6 +794,23 @@ mod tests {
         assert_eq!(svg.matches("class=\"bar up significant\"").count(), 2);
         assert_eq!(svg.matches("class=\"bar up\"").count(), 2);
         assert!(timeline(&[]).is_empty());
+    }
+
+    #[test]
+    fn move_paths_mark_the_onset_and_the_extreme() {
+        assert_eq!(move_path(&[0.0], 0.0, 0.0, "down"), "");
+        let s = move_path(&[0.0, 0.01, -0.05, -0.04], 1.0, 2.0, "down");
+        assert!(s.starts_with("<svg class=\"spark move down\""));
+        assert!(s.contains("class=\"onset\"") && s.contains("class=\"extreme\""));
+        assert!(s.contains("spark-window"));
+    }
+
+    #[test]
+    fn the_part_before_the_news_is_shaded() {
+        let mut c = chart();
+        c.shade_before = Some(0.0);
+        assert!(c.render().contains("<rect class=\"before\""));
+        assert!(!chart().render().contains("class=\"before\""));
     }
 
     #[test]

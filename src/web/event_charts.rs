@@ -155,6 +155,7 @@ pub async fn price_chart(
         lines,
         markers: Vec::new(),
         event_x: Some(0.0),
+        shade_before: None,
         x_axis: XAxis::EventTime,
     }
     .render())
@@ -232,6 +233,7 @@ pub async fn caar_chart(
         lines,
         markers: Vec::new(),
         event_x: Some(0.0),
+        shade_before: None,
         x_axis: XAxis::EventTime,
     }
     .render())

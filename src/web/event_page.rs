@@ -232,6 +232,9 @@ pub struct EventPage {
     pub activity: Option<super::event_activity::ActivityView>,
     /// Equities around the news (templates/events/context.html).
     pub context: super::event_context::ContextSection,
+    /// Moves matched with the story, its articles' lags and the reaction curve
+    /// (templates/events/moves.html).
+    pub moves: super::event_moves::MovesSection,
 }
 
 pub async fn show(
@@ -804,6 +807,7 @@ pub async fn show(
         awaiting: super::live_status::awaiting_story(pool, id).await?,
         activity,
         context: super::event_context::section(pool, id, event.event_time).await?,
+        moves: super::event_moves::section(pool, id, event.event_time).await?,
         title: event.headline.clone(),
         headline: event.headline,
         time: time_html(event.event_time, &event.time_precision),

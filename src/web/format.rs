@@ -212,12 +212,48 @@ pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// A span of time in words, to the minute from a minute on: "45 s", "36 min",
+/// "17 h 36 min", "2 d 3 h". Negative spans read as their size.
+pub fn duration_words(secs: i64) -> String {
+    let s = secs.unsigned_abs();
+    if s < 60 {
+        return format!("{s} s");
+    }
+    // Rounded to the minute: a lag is no more exact than the bars that placed the onset.
+    let minutes = (s + 30) / 60;
+    let (d, h, m) = (minutes / 1_440, minutes / 60 % 24, minutes % 60);
+    match (d, h, m) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// A news lag (report time minus the move's onset) in words: "17 h 36 min" after the
+/// onset, "2 h 5 min before the onset" when the report came first.
+pub fn lag_words(secs: i64) -> String {
+    if secs < 0 {
+        format!("{} before the onset", duration_words(secs))
+    } else {
+        duration_words(secs)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn formats() {
+        assert_eq!(duration_words(63_360), "17 h 36 min");
+        assert_eq!(duration_words(45), "45 s");
+        assert_eq!(duration_words(2_160), "36 min");
+        assert_eq!(duration_words(7_200), "2 h");
+        assert_eq!(duration_words(183_600), "2 d 3 h");
+        assert_eq!(lag_words(-7_500), "2 h 5 min before the onset");
+        assert_eq!(lag_words(63_389), "17 h 36 min");
         assert_eq!(pct(Some(-0.045153)), "-4.52%");
         assert_eq!(pct(Some(0.1)), "+10.00%");
         assert_eq!(pct(None), "–");

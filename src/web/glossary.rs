@@ -275,6 +275,53 @@ pub const TERMS: &[Term] = &[
                the hourly closes at consecutive US session closes, so both series cover the \
                same hours (docs/context.md, \"Betas\").",
     },
+    Term {
+        id: "move-onset",
+        label: "Move onset",
+        field: "onset",
+        short: "When a move found in the prices began: the last high before a fall, the last low before a rise.",
+        long: "Placed on the finest bars stored for that span (1-minute, 5-minute or hourly: \
+               the move's resolution); the move ends at its extreme, the trough of a fall or \
+               the peak of a rise. catalyst moves scan finds the moves of the market proxy, \
+               of every category portfolio of at least 5 tokens and of every token, each \
+               judged against ordinary hours of the same series (docs/moves.md).",
+    },
+    Term {
+        id: "unexplained-move",
+        label: "Unexplained move",
+        field: "explained",
+        short: "A move found in the prices that no story explains: no story about that series (a market-wide one for the market) was first reported from 24 hours before its onset to 24 hours after its extreme.",
+        long: "The market moved and none of your sources said why: news they missed, news \
+               from a source not followed, or a move with no news at all. Also where to look \
+               when a feed is missing. An explained move is attributed to one story, the one \
+               reported closest to the move's largest bar (the ranking's rule).",
+    },
+    Term {
+        id: "news-lag",
+        label: "News lag",
+        field: "news_lag_s",
+        short: "How long after a move's onset a report came: its publication time minus the onset (negative: reported before the move began).",
+        long: "For a story, its first report; for a source, its first article about the move. \
+               /sources gives each source's median over the moves it reported (day-precision \
+               reports left out: their hour is unknown).",
+    },
+    Term {
+        id: "share-before",
+        label: "Share before the report",
+        field: "share_before",
+        short: "How much of a move, from its onset to its extreme, had already happened when the story was first reported: 0% (all of it came after) to 100% (all of it came before).",
+        long: "Read from the move's path at the first report. A large share means the price \
+               knew first: the report confirmed a move rather than started it.",
+    },
+    Term {
+        id: "time-to-half",
+        label: "Time to half the move",
+        field: "",
+        short: "From the first report to the moment the price had covered half of its move to the window's extreme (up to 12 hours after the report).",
+        long: "Measured on the event page's reaction curve, at the finest bars stored (1-minute, \
+               else 5-minute, else hourly): the cumulative log path of the story's moved \
+               series, from 6 hours before the report to 12 hours after.",
+    },
 ];
 
 /// The term with this id. Panics on an unknown id: ids are constants of this crate, and a

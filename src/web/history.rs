@@ -162,6 +162,7 @@ fn price_chart(
         }],
         markers,
         event_x: None,
+        shade_before: None,
         x_axis: XAxis::Days,
     }
     .render()

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event_activity;
 pub mod event_charts;
 pub mod event_context;
+pub mod event_moves;
 pub mod event_page;
 pub mod evidence;
 pub mod feed;
@@ -22,6 +23,7 @@ pub mod list_page;
 pub mod list_query;
 pub mod live_status;
 pub mod metrics;
+pub mod moves;
 pub mod pages;
 pub mod run;
 pub mod server;
@@ -74,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(feed::router())
         .merge(sources::router())
+        .merge(moves::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .fallback(not_found)

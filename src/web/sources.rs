@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::ingest::source_store;
 
 use super::error::WebError;
-use super::format::ago;
+use super::format::{ago, lag_words};
 use super::format::{redact_url, redact_url_in, utc};
 use super::AppState;
 
@@ -140,11 +140,24 @@ pub struct JobRow {
     pub summary: String,
 }
 
+/// How early a source reports the moves found in the prices (view `source_timeliness`).
+pub struct TimelinessRow {
+    pub source: String,
+    /// Moves it reported (an article in a story matched with the move).
+    pub moves_reported: i64,
+    /// The median lag of its first article to each move's onset, in words; "–" with none.
+    pub median_lag: String,
+    /// Moves it reported before every other source.
+    pub first_to_report: i64,
+}
+
 #[derive(Template)]
 #[template(path = "sources.html")]
 pub struct SourcesPage {
     pub title: String,
     pub rows: Vec<SourceRow>,
+    pub timeliness: Vec<TimelinessRow>,
+    pub lag_label: String,
     pub jobs: Vec<JobRow>,
     pub runs: Vec<RunRow>,
 }
@@ -238,10 +251,39 @@ async fn list(State(state): State<AppState>) -> Result<Html<String>, WebError> {
     let page = SourcesPage {
         title: "News sources".into(),
         rows,
+        timeliness: timeliness(&state.pool).await?,
+        lag_label: super::glossary::abbr("news-lag"),
         jobs,
         runs,
     };
     Ok(Html(page.render()?))
+}
+
+/// Every source with its timeliness: the fastest (smallest median lag) first, sources
+/// that reported no move last.
+async fn timeliness(pool: &sqlx::PgPool) -> Result<Vec<TimelinessRow>, sqlx::Error> {
+    Ok(sqlx::query!(
+        r#"SELECT s.name, COALESCE(t.moves_reported, 0) AS "moves_reported!",
+                  t.median_lag_s AS "median_lag_s?",
+                  COALESCE(t.first_to_report, 0) AS "first_to_report!"
+           FROM sources s LEFT JOIN source_timeliness t ON t.source_id = s.id
+           ORDER BY t.median_lag_s NULLS LAST, s.name"#
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| TimelinessRow {
+        source: r.name,
+        moves_reported: r.moves_reported,
+        // The median of two lags may fall between seconds: words are to the minute.
+        median_lag: r
+            .median_lag_s
+            .filter(|v| v.is_finite())
+            .map(|v| lag_words(v.round() as i64))
+            .unwrap_or_else(|| "–".into()),
+        first_to_report: r.first_to_report,
+    })
+    .collect())
 }
 
 #[cfg(test)]
