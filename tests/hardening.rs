@@ -543,3 +543,162 @@ async fn the_sources_page_shows_no_credentials() {
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert!(!String::from_utf8_lossy(&body).contains("s3cret"));
 }
+
+/// Issue 17: concurrent requests for one page that is not cached yet render it once; the
+/// others wait for that render and are served from the cache (all 64 cold requests to a
+/// filtered page used to render it, and time out).
+#[tokio::test]
+async fn concurrent_cold_requests_render_a_page_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let db = common::test_db().await;
+    let state = AppState::new(db.pool.clone());
+    let renders = Arc::new(AtomicUsize::new(0));
+    let counter = renders.clone();
+    let app = axum::Router::new()
+        .route(
+            "/slow",
+            axum::routing::get(move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    // Long enough for the other requests to arrive while it renders (a late
+                    // one finds the page cached: one render either way).
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    axum::response::Html("rendered")
+                }
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::cache::serve_cached,
+        ));
+    let requests: Vec<_> = (0..32)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let resp = app
+                    .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                let body = resp.into_body().collect().await.unwrap().to_bytes();
+                (status, body)
+            })
+        })
+        .collect();
+    for request in requests {
+        let (status, body) = request.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body[..], b"rendered");
+    }
+    assert_eq!(
+        renders.load(Ordering::SeqCst),
+        1,
+        "one render for 32 requests"
+    );
+    assert_eq!(state.cache.len(), 1);
+}
+
+/// Issue 17: every statement of the pages has a limit; one that runs past it is a 503
+/// that says so, not a generic 500 (and not a request hanging for minutes).
+#[tokio::test]
+async fn a_statement_past_its_limit_is_a_503_that_says_so() {
+    use axum::extract::State;
+    let db = common::test_db().await;
+    let pool = catalyst::db::connect_limited(&db.url, Duration::from_millis(100))
+        .await
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/sleepy",
+            axum::routing::get(|State(state): State<AppState>| async move {
+                sqlx::query("SELECT pg_sleep(30)")
+                    .execute(&state.pool)
+                    .await?;
+                Ok::<_, web::WebError>(axum::response::Html("never"))
+            }),
+        )
+        .with_state(AppState::new(pool.clone()));
+    let resp = app
+        .oneshot(Request::get("/sleepy").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        String::from_utf8_lossy(&body).contains("took longer"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    // The pool's connections keep their limit.
+    let limit: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(limit, "100ms");
+}
+
+/// Issue 17: the list's filters moved from event_matches (row by row) to matching_events
+/// (inlined, on indexes); both select the same events for every combination of filters.
+#[tokio::test]
+async fn matching_events_selects_what_event_matches_does() {
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let items: Vec<String> = [
+        "Bitcoin ETF approved by the SEC",
+        "Ethereum upgrade goes live; ether rallies",
+        "DeepSeek model shakes AI tokens",
+        "Solana outage halts the chain",
+        "Fed holds rates, bitcoin dips",
+        "Render (RNDR) jumps on GPU demand",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, t)| item(t, Some(&format!("https://news.example/m{i}")), None))
+    .collect();
+    let path = dir.path().join("feed.xml");
+    std::fs::write(&path, rss("Matching", &items)).unwrap();
+    ingest::ingest_feed(
+        &db.pool,
+        &common::fetcher(),
+        &FeedLocation::File(path),
+        None,
+    )
+    .await
+    .unwrap();
+    let (differ, non_empty, combos): (i64, i64, i64) = sqlx::query_as(
+        "WITH f AS (
+           SELECT * FROM
+             unnest(ARRAY[NULL, 'bitcoin', 'ether', 'ETH', 'rndr', 'etf -bitcoin', '\"goes live\"', 'zzz']) q
+             CROSS JOIN (SELECT NULL AS category UNION ALL
+                         (SELECT c.slug FROM categories c
+                          ORDER BY EXISTS (SELECT 1 FROM event_category_tags g WHERE g.category_id = c.id) DESC, c.slug
+                          LIMIT 5)) c
+             CROSS JOIN unnest(ARRAY[NULL, 'BTC', 'ETH', 'RENDER']) token
+             CROSS JOIN unnest(ARRAY[NULL, (SELECT min(name) FROM sources), 'nowhere']) source
+             CROSS JOIN unnest(ARRAY[NULL, now() - interval '100 years']::timestamptz[]) from_time
+             CROSS JOIN unnest(ARRAY[NULL, 'ai']) kind
+         ), compared AS (
+           SELECT ARRAY(SELECT e.id FROM events e
+                        WHERE event_matches(e.id, e.event_time, e.headline_tsv, e.kind, f.q, f.category,
+                                            f.token, f.from_time, NULL, f.kind, f.source)
+                        ORDER BY e.id) AS old,
+                  ARRAY(SELECT m.id FROM matching_events(f.q, f.category, f.token, f.from_time, NULL,
+                                                         f.kind, f.source) m
+                        ORDER BY m.id) AS new
+           FROM f
+         )
+         SELECT count(*) FILTER (WHERE old IS DISTINCT FROM new),
+                count(*) FILTER (WHERE cardinality(new) > 0), count(*)
+         FROM compared",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(differ, 0, "of {combos} filters");
+    assert!(
+        non_empty >= 20,
+        "{non_empty} of {combos} filters match something"
+    );
+}

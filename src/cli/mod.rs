@@ -529,6 +529,16 @@ pub fn error_line(e: &anyhow::Error) -> String {
             line.push_str(&text);
         }
     }
+    let timed_out = e.chain().any(|c| {
+        c.downcast_ref::<sqlx::Error>()
+            .is_some_and(crate::db::is_statement_timeout)
+    });
+    if timed_out {
+        line.push_str(&format!(
+            " (a statement ran past the limit of {}: set it higher, or 0 for no limit)",
+            crate::db::STATEMENT_TIMEOUT_VAR
+        ));
+    }
     line
 }
 
@@ -564,17 +574,19 @@ pub async fn ensure_taxonomy(pool: &sqlx::PgPool) -> anyhow::Result<()> {
 }
 
 /// The pool the web pages read through: the read-only connection when one is
-/// configured, else the main one.
+/// configured, else a second pool on the main database; either way with the pages'
+/// statement limit.
 pub async fn web_pool(db: &Database, settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
     Ok(match &settings.web_database_url.value {
         Some(url) => {
-            let pool = crate::db::connect(url)
+            let pool = crate::db::connect_web(url)
                 .await
                 .context("connecting with CATALYST_WEB_DATABASE_URL")?;
             tracing::info!("pages read through CATALYST_WEB_DATABASE_URL");
             pool
         }
-        None => db.pool.clone(),
+        // The pages' own pool: their own statement limit (CATALYST_WEB_STATEMENT_TIMEOUT).
+        None => crate::db::web_pool_of(&db.pool).await?,
     })
 }
 

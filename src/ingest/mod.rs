@@ -47,6 +47,17 @@ pub struct IngestReport {
     pub skipped: Vec<String>,
 }
 
+/// New articles from which a feed counts as a bulk load (a file of generated or archived
+/// events): the planner's statistics are refreshed after it.
+const BULK_ARTICLES: usize = 1_000;
+/// The tables an ingest writes, and the list's filters read.
+const INGEST_TABLES: [&str; 4] = [
+    "events",
+    "articles",
+    "article_token_tags",
+    "article_category_tags",
+];
+
 /// Fetch, parse and store one feed. All of a feed's new articles are stored in one
 /// transaction; running it again adds nothing. Every run, failed or not, is recorded in
 /// `ingest_runs`.
@@ -119,6 +130,9 @@ async fn ingest_feed_once(
         }
     }
     tx.commit().await.map_err(db)?;
+    if report.new >= BULK_ARTICLES {
+        crate::db::vacuum_analyze(pool, &INGEST_TABLES).await;
+    }
     tracing::info!(
         feed = %input,
         fetched = report.fetched,
@@ -172,6 +186,7 @@ pub async fn retag_all(pool: &PgPool) -> Result<usize, sqlx::Error> {
     loop {
         let batch = store::articles_after(pool, after, BATCH).await?;
         let Some(last) = batch.last() else {
+            crate::db::analyze(pool, &INGEST_TABLES[2..]).await;
             return Ok(done);
         };
         after = last.id;

@@ -60,6 +60,16 @@ pub struct StudyReport {
     pub scored: usize,
 }
 
+/// The per-event tables a run writes when it recomputes events.
+const STUDY_TABLES: [&str; 6] = [
+    "study_token_estimates",
+    "study_token_results",
+    "study_dropped_tokens",
+    "study_category_results",
+    "study_market_moves",
+    "study_activity",
+];
+
 /// Run the study with `params` and store the results in the run of those parameters.
 pub async fn run(
     pool: &PgPool,
@@ -87,6 +97,13 @@ pub async fn run(
         }
     }
     let (computed, scored) = result?;
+    // Every score is rewritten each run; the per-event tables only when events were
+    // recomputed. Fresh statistics keep the list's plans right at once.
+    let mut written = vec!["study_event_scores"];
+    if computed > 0 {
+        written.extend(STUDY_TABLES);
+    }
+    crate::db::analyze(pool, &written).await;
     tracing::info!(
         run_id,
         events = events.len(),

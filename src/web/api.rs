@@ -88,16 +88,14 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message) = match &self.0 {
-            WebError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
-            WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
-            other => {
-                tracing::error!("api request failed: {other}");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error".to_string(),
-                )
-            }
+        // The status and message of the pages (web/error.rs), as JSON; a 500 says only
+        // that it is one.
+        let (status, message) = match self.0.public() {
+            (status, _) if status == StatusCode::INTERNAL_SERVER_ERROR => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error".to_string(),
+            ),
+            other => other,
         };
         (status, Json(serde_json::json!({ "error": message }))).into_response()
     }

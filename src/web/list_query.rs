@@ -422,11 +422,12 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
     let rows = sqlx::query!(
         r#"WITH page AS (
              -- Each branch walks its own index in sort order and stops after one page; the
-             -- filters are the inlined SQL function event_matches.
+             -- filters are matching_events, which PostgreSQL inlines (migration 0018): a
+             -- set filter is looked up once through its index, then probed per row.
              (SELECT sc.event_id AS id, sc.rank_key AS sort_key, NULL::float8 AS sort_caar
-              FROM study_event_scores sc JOIN events e ON e.id = sc.event_id
+              FROM study_event_scores sc
+              JOIN matching_events($2, $3, $4, $5, $6, $17, $18) e ON e.id = sc.event_id
               WHERE $9::text = 'impact' AND sc.run_id = $1
-                AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $17, $18)
                 AND ($7::float8 IS NULL OR sc.impact_score >= $7)
                 AND ($19::float8 IS NULL OR sc.p_value < $19)
                 AND ($8::float8 IS NULL OR (sc.rank_key, sc.event_id) < ($8, $10))
@@ -434,9 +435,8 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
               LIMIT $11)
              UNION ALL
              (SELECT e.id, extract(epoch FROM e.event_time)::float8, NULL::float8
-              FROM events e
+              FROM matching_events($2, $3, $4, $5, $6, $17, $18) e
               WHERE $9::text = 'time'
-                AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $17, $18)
                 AND (($7::float8 IS NULL AND $19::float8 IS NULL) OR EXISTS (
                       SELECT 1 FROM study_event_scores sc
                       WHERE sc.run_id = $1 AND sc.event_id = e.id
@@ -449,11 +449,11 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
               LIMIT $11)
              UNION ALL
              (SELECT cr.event_id, abs(cr.caar), cr.caar
-              FROM study_category_results cr JOIN events e ON e.id = cr.event_id
+              FROM study_category_results cr
+              JOIN matching_events($2, $3, $4, $5, $6, $17, $18) e ON e.id = cr.event_id
               WHERE $9::text = 'caar' AND cr.run_id = $1
                 AND cr.category_id = (SELECT id FROM categories WHERE slug = $16)
                 AND cr.window_start = $12 AND cr.window_end = $13
-                AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $17, $18)
                 AND (($7::float8 IS NULL AND $19::float8 IS NULL) OR EXISTS (
                       SELECT 1 FROM study_event_scores sc
                       WHERE sc.run_id = $1 AND sc.event_id = cr.event_id
@@ -647,9 +647,9 @@ pub async fn prev_page(
     let b = Bound::of(filter, run);
     let above = sqlx::query!(
         r#"(SELECT sc.rank_key AS "k!", sc.event_id AS "id!"
-            FROM study_event_scores sc JOIN events e ON e.id = sc.event_id
+            FROM study_event_scores sc
+            JOIN matching_events($2, $3, $4, $5, $6, $15, $16) e ON e.id = sc.event_id
             WHERE $9::text = 'impact' AND sc.run_id = $1
-              AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $15, $16)
               AND ($7::float8 IS NULL OR sc.impact_score >= $7)
               AND ($17::float8 IS NULL OR sc.p_value < $17)
               AND (sc.rank_key, sc.event_id) > ($8, $10)
@@ -657,9 +657,8 @@ pub async fn prev_page(
             LIMIT $11)
            UNION ALL
            (SELECT extract(epoch FROM e.event_time)::float8, e.id
-            FROM events e
+            FROM matching_events($2, $3, $4, $5, $6, $15, $16) e
             WHERE $9::text = 'time'
-              AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $15, $16)
               AND (($7::float8 IS NULL AND $17::float8 IS NULL) OR EXISTS (
                     SELECT 1 FROM study_event_scores sc
                     WHERE sc.run_id = $1 AND sc.event_id = e.id
@@ -670,11 +669,11 @@ pub async fn prev_page(
             LIMIT $11)
            UNION ALL
            (SELECT abs(cr.caar), cr.event_id
-            FROM study_category_results cr JOIN events e ON e.id = cr.event_id
+            FROM study_category_results cr
+            JOIN matching_events($2, $3, $4, $5, $6, $15, $16) e ON e.id = cr.event_id
             WHERE $9::text = 'caar' AND cr.run_id = $1
               AND cr.category_id = (SELECT id FROM categories WHERE slug = $14)
               AND cr.window_start = $12 AND cr.window_end = $13
-              AND event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $15, $16)
               AND (($7::float8 IS NULL AND $17::float8 IS NULL) OR EXISTS (
                     SELECT 1 FROM study_event_scores sc
                     WHERE sc.run_id = $1 AND sc.event_id = cr.event_id
@@ -743,15 +742,15 @@ pub async fn overview(
 ) -> Result<(ListCounts, Vec<TimelinePoint>), WebError> {
     let b = Bound::of(filter, run);
     let matching = sqlx::query!(
-        r#"SELECT e.id, e.event_time, e.headline, sc.impact_score AS "impact_score?",
+        r#"SELECT e.id AS "id!", e.event_time AS "event_time!", e.headline AS "headline!",
+                  sc.impact_score AS "impact_score?",
                   sc.top_value AS "top_value?", sc.p_value AS "p_value?",
                   COALESCE(sc.rank_key >= 0, false) AS "ranked!",
                   count(*) OVER () AS "events!",
                   count(*) FILTER (WHERE sc.p_value < $16) OVER () AS "significant!"
-           FROM events e
+           FROM matching_events($2, $3, $4, $5, $6, $9, $10) e
            LEFT JOIN study_event_scores sc ON sc.run_id = $1 AND sc.event_id = e.id
-           WHERE event_matches(e.id, e.event_time, e.headline_tsv, e.kind, $2, $3, $4, $5, $6, $9, $10)
-             AND ($7::float8 IS NULL OR sc.impact_score >= $7)
+           WHERE ($7::float8 IS NULL OR sc.impact_score >= $7)
              AND ($8::float8 IS NULL OR sc.p_value < $8)
              AND ($11::text <> 'caar' OR EXISTS (
                    SELECT 1 FROM study_category_results cr
