@@ -1203,12 +1203,13 @@ async fn intraday_files_are_stored_under_their_interval_and_once() {
     assert!("15m".parse::<BarInterval>().is_err());
 }
 
-/// Every stored proxy row of `interval`: (proxy, open time) -> (level, return, tokens).
-async fn proxy_rows(
-    pool: &PgPool,
-    interval: &str,
-) -> std::collections::BTreeMap<(String, DateTime<Utc>), (f64, Option<f64>, i32)> {
-    let rows: Vec<(String, DateTime<Utc>, f64, Option<f64>, i32)> = sqlx::query_as(
+/// Stored proxy rows: (proxy, open time) -> (level, return, tokens).
+type ProxyRows = std::collections::BTreeMap<(String, DateTime<Utc>), (f64, Option<f64>, i32)>;
+type ProxyRow = (String, DateTime<Utc>, f64, Option<f64>, i32);
+
+/// Every stored proxy row of `interval`.
+async fn proxy_rows(pool: &PgPool, interval: &str) -> ProxyRows {
+    let rows: Vec<ProxyRow> = sqlx::query_as(
         "SELECT proxy, open_time, level, ret, n_tokens FROM market_proxy_bars WHERE interval = $1",
     )
     .bind(interval)
@@ -1222,12 +1223,8 @@ async fn proxy_rows(
 
 /// The incremental rows equal a full build's: same keys and token counts, levels and
 /// returns equal but for the last bits (SQL sums returns in whatever order it reads them).
-fn assert_same_proxies(
-    incremental: &std::collections::BTreeMap<(String, DateTime<Utc>), (f64, Option<f64>, i32)>,
-    full: &std::collections::BTreeMap<(String, DateTime<Utc>), (f64, Option<f64>, i32)>,
-    step: &str,
-) {
-    let keys = |m: &std::collections::BTreeMap<_, _>| m.keys().cloned().collect::<Vec<_>>();
+fn assert_same_proxies(incremental: &ProxyRows, full: &ProxyRows, step: &str) {
+    let keys = |m: &ProxyRows| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(incremental), keys(full), "{step}: the same rows");
     let near = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
     for (k, (l, r, n)) in incremental {
