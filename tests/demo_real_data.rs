@@ -326,6 +326,10 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     // A second demo set-up adds nothing, skips the stored prices and recomputes nothing.
     let again = catalyst::cli::demo::setup(&db.pool, &data).await.unwrap();
     assert_eq!((again.events_new, again.bars, again.computed), (0, 0, 0));
+    assert_eq!(
+        again.intraday_bars, 0,
+        "the 1m and 5m files are stored already"
+    );
 }
 
 #[test]

@@ -1061,3 +1061,316 @@ async fn binance_backfills_store_base_volume_trades_and_taker_flow() {
         assert!((high.unwrap() - 1.01 * c).abs() < 1e-6);
     }
 }
+
+/// An OHLCV file of `n` bars `step` seconds apart from `start`, closes from `close(i)`;
+/// `volume` is the base volume, as in the shared intraday files.
+fn ohlcv_file(start: DateTime<Utc>, step: i64, n: i64, close: impl Fn(i64) -> f64) -> String {
+    let mut text = String::from("open_time,open,high,low,close,volume\n");
+    for i in 0..n {
+        let t = start + chrono::Duration::seconds(i * step);
+        let c = close(i);
+        text.push_str(&format!(
+            "{},{c},{},{},{c},{}\n",
+            t.format("%Y-%m-%d %H:%M:%S"),
+            c * 1.01,
+            c * 0.99,
+            1.5 + i as f64
+        ));
+    }
+    text
+}
+
+/// Rows and summed closes per interval.
+async fn per_interval(pool: &PgPool) -> Vec<(String, i64, f64)> {
+    sqlx::query_as(
+        "SELECT interval, count(*), sum(close) FROM price_bars GROUP BY interval ORDER BY interval",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn intraday_files_are_stored_under_their_interval_and_once() {
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let day = t(2025, 1, 27, 0);
+    let write = |sub: &str, name: &str, text: String| {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(name), text).unwrap();
+        d
+    };
+    let hourly = write(
+        "1h",
+        "BTCUSDT.csv",
+        ohlcv_file(day, 3600, 24, |i| 100.0 + i as f64),
+    );
+    let five = write(
+        "5m",
+        "BTCUSDT.csv",
+        ohlcv_file(day, 300, 288, |i| 200.0 + i as f64),
+    );
+    write(
+        "5m",
+        "ETHUSDT.csv",
+        ohlcv_file(day, 300, 100, |i| 50.0 + i as f64),
+    );
+    // As in the shared folders: a coverage table beside the price files is skipped.
+    write(
+        "5m",
+        "coverage.csv",
+        "symbol,first,last,rows\nBTCUSDT,2025-01-27 00:00:00,2025-01-27 23:55:00,288\n".into(),
+    );
+    let one = write(
+        "1m",
+        "BTCUSDT.csv",
+        ohlcv_file(day, 60, 600, |i| 300.0 + i as f64),
+    );
+
+    prices::import(&db.pool, &hourly, None, BarInterval::Hour)
+        .await
+        .unwrap();
+    let hourly_before = per_interval(&db.pool).await;
+    let r = prices::import(&db.pool, &five, None, "5m".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!((r.files, r.bars, r.unchanged_files), (2, 388, 0));
+    let last5 = day + chrono::Duration::minutes(5 * 287);
+    assert_eq!(r.changed, Some((day, last5)));
+    let r = prices::import(&db.pool, &one, None, "1m".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.bars, 600);
+
+    let sum = |a: i64, n: i64| (0..n).map(|i| (a + i) as f64).sum::<f64>();
+    let got = per_interval(&db.pool).await;
+    let want = vec![
+        ("1h".to_string(), 24, sum(100, 24)),
+        ("1m".to_string(), 600, sum(300, 600)),
+        ("5m".to_string(), 388, sum(200, 288) + sum(50, 100)),
+    ];
+    assert_eq!(got, want);
+    assert_eq!(got[0], hourly_before[0], "the hourly bars are untouched");
+    // One 5-minute bar, every field where the file put it (`volume` is base volume).
+    let bar: (f64, f64, f64, Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT p.open, p.high, p.close, p.base_volume, p.volume FROM price_bars p
+         JOIN tokens t ON t.id = p.token_id
+         WHERE t.symbol = 'BTC' AND p.interval = '5m' AND p.open_time = '2025-01-27 00:10:00+00'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(bar, (202.0, 202.0 * 1.01, 202.0, Some(3.5), None));
+
+    // A second import finds everything stored and writes nothing.
+    for (path, interval) in [(&five, "5m"), (&one, "1m")] {
+        let r = prices::import(&db.pool, path, None, interval.parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!((r.bars, r.changed), (0, None), "{interval}");
+        assert_eq!(r.unchanged_files, r.files, "{interval}");
+    }
+    assert_eq!(per_interval(&db.pool).await, got);
+
+    // Off the grid: 00:03 in a 5-minute file, and a 1-minute file read as 5-minute.
+    let bad = write(
+        "bad",
+        "SOLUSDT.csv",
+        "open_time,close\n2025-01-27 00:00:00,1\n2025-01-27 00:03:00,2\n".into(),
+    );
+    let err = prices::import(&db.pool, &bad, None, BarInterval::FiveMinutes)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("SOLUSDT.csv, line 3, field open_time") && err.contains("5m grid"),
+        "{err}"
+    );
+    let err = prices::import(&db.pool, &one, None, BarInterval::FiveMinutes)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("BTCUSDT.csv, line 3, field open_time"),
+        "{err}"
+    );
+    assert_eq!(
+        per_interval(&db.pool).await,
+        got,
+        "a bad file stores nothing"
+    );
+    assert!("15m".parse::<BarInterval>().is_err());
+}
+
+/// Stored proxy rows: (proxy, open time) -> (level, return, tokens).
+type ProxyRows = std::collections::BTreeMap<(String, DateTime<Utc>), (f64, Option<f64>, i32)>;
+type ProxyRow = (String, DateTime<Utc>, f64, Option<f64>, i32);
+
+/// Every stored proxy row of `interval`.
+async fn proxy_rows(pool: &PgPool, interval: &str) -> ProxyRows {
+    let rows: Vec<ProxyRow> = sqlx::query_as(
+        "SELECT proxy, open_time, level, ret, n_tokens FROM market_proxy_bars WHERE interval = $1",
+    )
+    .bind(interval)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|(p, t, l, r, n)| ((p, t), (l, r, n)))
+        .collect()
+}
+
+/// The incremental rows equal a full build's: same keys and token counts, levels and
+/// returns equal but for the last bits (SQL sums returns in whatever order it reads them).
+fn assert_same_proxies(incremental: &ProxyRows, full: &ProxyRows, step: &str) {
+    let keys = |m: &ProxyRows| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(incremental), keys(full), "{step}: the same rows");
+    let near = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
+    for (k, (l, r, n)) in incremental {
+        let (fl, fr, fn_) = full[k];
+        assert!(near(*l, fl), "{step}: {k:?} level {l} vs {fl}");
+        assert_eq!(*n, fn_, "{step}: {k:?} tokens");
+        match (r, fr) {
+            (Some(a), Some(b)) => assert!(near(*a, b), "{step}: {k:?} return {a} vs {b}"),
+            (a, b) => assert_eq!(a.is_some(), b.is_some(), "{step}: {k:?} return"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_incremental_proxy_rebuild_equals_a_full_one() {
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let day = t(2025, 1, 27, 0);
+    let interval = BarInterval::FiveMinutes;
+    // Closes and market caps per token; a gap in AAA at bars 40..45.
+    let file = |name: &str, from: i64, n: i64, seed: f64, skip: &[i64]| {
+        let mut text = String::from("open_time,close,market_cap\n");
+        for i in from..from + n {
+            if skip.contains(&i) {
+                continue;
+            }
+            let t = day + chrono::Duration::minutes(5 * i);
+            let c = 10.0 + seed + (i as f64 * 0.37 + seed).sin();
+            text.push_str(&format!(
+                "{},{c},{}\n",
+                t.format("%Y-%m-%d %H:%M:%S"),
+                c * 1e6
+            ));
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let gap: Vec<i64> = (40..45).collect();
+    for (name, seed) in [
+        ("BTCUSDT.csv", 1.0),
+        ("ETHUSDT.csv", 2.0),
+        ("AAAUSDT.csv", 3.0),
+    ] {
+        let skip = if name.starts_with("AAA") {
+            &gap[..]
+        } else {
+            &[]
+        };
+        let r = prices::import(&db.pool, &file(name, 0, 200, seed, skip), None, interval)
+            .await
+            .unwrap();
+        proxies::rebuild(&db.pool, interval, r.changed.unwrap())
+            .await
+            .unwrap();
+    }
+    let loaded = proxy_rows(&db.pool, "5m").await;
+    proxies::build(&db.pool, interval).await.unwrap();
+    assert_same_proxies(&loaded, &proxy_rows(&db.pool, "5m").await, "first loads");
+
+    // Each change, rebuilt incrementally, then compared with a full build of the same bars.
+    let steps: Vec<(&str, std::path::PathBuf, Option<&str>)> = vec![
+        // New closes and caps in the middle: later ew/vw levels all move.
+        (
+            "middle",
+            file("AAA-fix.csv", 100, 10, 7.0, &[]),
+            Some("AAA"),
+        ),
+        // The gap filled.
+        ("gap", file("AAA-gap.csv", 40, 5, 3.5, &[]), Some("AAA")),
+        // Appended bars, a new token starting in the middle.
+        (
+            "append",
+            file("BTC-next.csv", 200, 50, 1.0, &[]),
+            Some("BTC"),
+        ),
+        ("new token", file("BBBUSDT.csv", 150, 60, 4.0, &[]), None),
+        // Before the first bar: only a full build can say (the rebuild falls back to one).
+        (
+            "before",
+            file("ETH-early.csv", -20, 20, 2.0, &[]),
+            Some("ETH"),
+        ),
+    ];
+    for (step, path, symbol) in steps {
+        let r = prices::import(&db.pool, &path, symbol, interval)
+            .await
+            .unwrap();
+        let changed = r.changed.unwrap();
+        let written = proxies::rebuild(&db.pool, interval, changed).await.unwrap();
+        let incremental = proxy_rows(&db.pool, "5m").await;
+        let written: usize = written.rows.iter().map(|(_, n)| n).sum();
+        if step != "before" {
+            assert!(
+                written < incremental.len(),
+                "{step}: {written} of {} rows rewritten",
+                incremental.len()
+            );
+        }
+        proxies::build(&db.pool, interval).await.unwrap();
+        assert_same_proxies(&incremental, &proxy_rows(&db.pool, "5m").await, step);
+    }
+    // The hourly proxies were never built from the 5-minute bars.
+    assert!(proxy_rows(&db.pool, "1h").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_copy_blocked_by_a_lock_times_out_naming_the_file() {
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("BTCUSDT.csv");
+    std::fs::write(
+        &path,
+        ohlcv_file(t(2025, 1, 27, 0), 300, 12, |i| 1.0 + i as f64),
+    )
+    .unwrap();
+    let files = prices::read_files(&path, None, BarInterval::FiveMinutes).unwrap();
+    // Another session holds a lock that lets the import read price_bars but not write.
+    let mut holder = db.pool.begin().await.unwrap();
+    sqlx::raw_sql("LOCK TABLE price_bars IN SHARE MODE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let err = store::save_files_within(
+        &db.pool,
+        &files,
+        BarInterval::FiveMinutes,
+        store::ImportMode::Upsert,
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, prices::PriceError::CopyTimeout { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("BTCUSDT.csv"), "{err}");
+    holder.rollback().await.unwrap();
+    // Nothing was stored, and the pool still works: the import goes through now.
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM price_bars")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let r = prices::import(&db.pool, &path, None, BarInterval::FiveMinutes)
+        .await
+        .unwrap();
+    assert_eq!(r.bars, 12);
+}

@@ -22,6 +22,25 @@ pub const PRICES_SUBDIR: &str = "prices/binance-hourly-close";
 pub const OHLCV_SUBDIR: &str = "prices/binance-spot-ohlcv-1h";
 /// Daily klines with trade counts and taker-buy volume (read when present).
 pub const KLINES_SUBDIR: &str = "prices/binance-spot-klines-1d";
+/// Intraday OHLCV (`volume` = base volume), each folder one interval: 5-minute bars of 25
+/// tokens for 2025 H1 (BTC from 2024), of 17 around the 2024-08-05 crash, and 1-minute
+/// bars of BTC, ETH (and SOL) over the DeepSeek weeks and the same crash. Stored under
+/// their own interval: the study reads `1h` only, so its figures do not move.
+pub const INTRADAY_SUBDIRS: [(&str, BarInterval); 4] = [
+    ("prices/binance-spot-ohlcv-5m", BarInterval::FiveMinutes),
+    (
+        "prices/binance-spot-ohlcv-5m-2024-08-01_10",
+        BarInterval::FiveMinutes,
+    ),
+    (
+        "prices/binance-spot-ohlcv-1m/2025-01-01_2025-02-04",
+        BarInterval::Minute,
+    ),
+    (
+        "prices/binance-spot-ohlcv-1m/2024-08-01_2024-08-10",
+        BarInterval::Minute,
+    ),
+];
 pub const DEMO_SOURCE_NAME: &str = "Catalyst curated events";
 
 #[derive(Debug, Clone, Args)]
@@ -47,6 +66,8 @@ pub struct DemoReport {
     pub study_events: usize,
     /// Events the study recomputed (0 when nothing changed).
     pub computed: usize,
+    /// 1- and 5-minute bars stored (0 when all were stored already).
+    pub intraday_bars: usize,
 }
 
 /// Where the demo looks for its data when no directory is given, in order: `../shared/data`
@@ -342,6 +363,8 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         );
     }
 
+    let intraday_bars = import_intraday(pool, data_dir).await?;
+
     // The equities context (docs/context.md), when the shared data has it.
     let equities = data_dir.join(crate::context::EQUITIES_SUBDIR);
     if equities.is_dir() {
@@ -386,7 +409,40 @@ pub async fn setup(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<DemoR
         bars: imported.bars,
         study_events: studied.events,
         computed: studied.computed,
+        intraday_bars,
     })
+}
+
+/// The intraday folders that exist, each imported under its interval (read where they
+/// are, never copied), with the market proxies of that interval rebuilt over the bars
+/// written. A folder whose files are all stored writes nothing. Returns the bars stored.
+async fn import_intraday(pool: &sqlx::PgPool, data_dir: &Path) -> anyhow::Result<usize> {
+    let mut stored = 0;
+    for (sub, interval) in INTRADAY_SUBDIRS {
+        let dir = data_dir.join(sub);
+        if !dir.is_dir() {
+            continue;
+        }
+        let started = Instant::now();
+        let r = prices::import(pool, &dir, None, interval).await?;
+        let mut proxies = String::new();
+        if let Some(changed) = r.changed {
+            let built = prices::proxies::rebuild(pool, interval, changed).await?;
+            let rows: usize = built.rows.iter().map(|(_, n)| n).sum();
+            proxies = format!(", {rows} proxy rows");
+        }
+        println!(
+            "prices: {} ({}), {} files, {} bars stored, {} already up to date{proxies} ({:.1}s)",
+            sub.trim_start_matches("prices/"),
+            interval.as_str(),
+            r.files,
+            r.bars,
+            r.unchanged_files,
+            started.elapsed().as_secs_f64()
+        );
+        stored += r.bars;
+    }
+    Ok(stored)
 }
 
 /// Set the demo up, then serve on `listener` (bound before the set-up, so a busy port is

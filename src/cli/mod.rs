@@ -204,7 +204,7 @@ pub struct StudyArgs {
     #[arg(long, default_value = "simple")]
     pub returns: ReturnKind,
     /// Bar interval: 1h, or 1d (UTC days; resampled from hourly bars when no daily ones).
-    #[arg(long, default_value = "1h")]
+    #[arg(long, default_value = "1h", value_parser = parse_study_interval)]
     pub interval: BarInterval,
     /// Event windows in bars relative to bar 0, as START:END (END exclusive), comma-separated
     /// [default: -24:0,0:1,0:4,0:24,-24:24,-24:72 hourly; -1:0,0:1,0:3,-1:1,-1:3,0:7 daily].
@@ -229,6 +229,8 @@ impl StudyArgs {
         let mut p = match self.interval {
             BarInterval::Hour => StudyParams::hourly(),
             BarInterval::Day => StudyParams::daily(),
+            // Refused by `parse_study_interval`; kept hourly should a caller build the args.
+            BarInterval::Minute | BarInterval::FiveMinutes => StudyParams::hourly(),
         };
         p.model = self.model;
         p.proxy = self.proxy;
@@ -250,6 +252,17 @@ impl StudyArgs {
             p.min_category_tokens = n;
         }
         p
+    }
+}
+
+/// The study's grids: hourly or daily. Minute bars are stored for a closer look at event
+/// days, but the study's windows, estimation and null are calibrated in hours and days.
+fn parse_study_interval(s: &str) -> Result<BarInterval, String> {
+    match s.parse::<BarInterval>()? {
+        i if i.is_intraday() => Err(format!(
+            "the study runs on 1h or 1d bars, not {s} (intraday bars are for `prices` only)"
+        )),
+        i => Ok(i),
     }
 }
 

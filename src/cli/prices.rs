@@ -233,8 +233,9 @@ pub async fn run(pool: &PgPool, command: PricesCommand) -> anyhow::Result<()> {
                 r.bars,
                 r.unchanged_files
             );
-            if !no_proxies && r.bars > 0 {
-                proxies::build(pool, interval).await?;
+            // Only the bars the import wrote (and the one after each range) are rebuilt.
+            if let (false, Some(changed)) = (no_proxies, r.changed) {
+                proxies::rebuild(pool, interval, changed).await?;
             }
         }
         PricesCommand::Backfill { range, source } => {

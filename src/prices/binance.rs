@@ -64,6 +64,7 @@ pub fn weight_pause(used: u32, limit: u32, now: DateTime<Utc>) -> Option<Duratio
     Some(Duration::from_millis(60_000 - into_minute + 250))
 }
 
+/// Binance names its kline intervals as Catalyst does (`1m`, `5m`, `1h`, `1d`).
 fn kline_interval(interval: BarInterval) -> &'static str {
     interval.as_str()
 }

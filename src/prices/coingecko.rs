@@ -185,6 +185,14 @@ impl PriceSource for CoinGecko {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Page, ProviderError> {
+        // Its chunks of 90 days come back hourly: minute bars would be silently sparse.
+        if interval.is_intraday() {
+            return Err(ProviderError::Unsupported {
+                provider: "coingecko",
+                interval: interval.as_str(),
+                why: "market_chart gives hourly points for any range longer than a day; use --provider binance",
+            });
+        }
         if from >= to {
             return Ok(Page::default());
         }

@@ -49,17 +49,31 @@ pub struct Flow {
     pub volume_24h: Option<f64>,
 }
 
-/// Bar length. Catalyst's default grid is hourly.
+/// Bar length. Catalyst's default grid is hourly; the study runs on hourly or daily bars,
+/// and 1- and 5-minute bars are stored for a closer look at event days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum BarInterval {
+    Minute,
+    FiveMinutes,
     #[default]
     Hour,
     Day,
 }
 
 impl BarInterval {
+    /// Every interval, shortest first.
+    pub const ALL: [BarInterval; 4] = [
+        BarInterval::Minute,
+        BarInterval::FiveMinutes,
+        BarInterval::Hour,
+        BarInterval::Day,
+    ];
+
+    /// The name in price_bars.interval, the CLI and Binance's `interval` parameter.
     pub fn as_str(self) -> &'static str {
         match self {
+            BarInterval::Minute => "1m",
+            BarInterval::FiveMinutes => "5m",
             BarInterval::Hour => "1h",
             BarInterval::Day => "1d",
         }
@@ -67,9 +81,16 @@ impl BarInterval {
 
     pub fn seconds(self) -> i64 {
         match self {
+            BarInterval::Minute => 60,
+            BarInterval::FiveMinutes => 300,
             BarInterval::Hour => 3600,
             BarInterval::Day => 86_400,
         }
+    }
+
+    /// Shorter than an hour: stored and served, but not a grid the study runs on.
+    pub fn is_intraday(self) -> bool {
+        self.seconds() < 3600
     }
 
     pub fn is_aligned(self, t: DateTime<Utc>) -> bool {
@@ -80,11 +101,10 @@ impl BarInterval {
 impl std::str::FromStr for BarInterval {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "1h" => Ok(BarInterval::Hour),
-            "1d" => Ok(BarInterval::Day),
-            other => Err(format!("unknown interval {other:?} (expected 1h or 1d)")),
-        }
+        BarInterval::ALL
+            .into_iter()
+            .find(|i| i.as_str() == s)
+            .ok_or_else(|| format!("unknown interval {s:?} (expected 1m, 5m, 1h or 1d)"))
     }
 }
 
@@ -101,6 +121,8 @@ pub enum PriceError {
     NoSymbol { path: String },
     #[error("{path}: no .csv files in this directory")]
     EmptyDir { path: String },
+    #[error("{path}: COPY into the database did not finish within {secs} s (a lock held elsewhere?); nothing was stored")]
+    CopyTimeout { path: String, secs: f64 },
     #[error("database error while importing prices: {0}")]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -132,6 +154,26 @@ pub struct ImportReport {
     pub unchanged_files: usize,
     /// Tokens created because the taxonomy did not know them.
     pub new_tokens: Vec<String>,
+    /// First and last open time of the bars written (`None`: nothing changed): what the
+    /// market proxies must rebuild.
+    pub changed: Option<store::Span>,
+}
+
+impl ImportReport {
+    /// Count `bars` (in time order) as written.
+    fn touch(&mut self, bars: &[Bar]) {
+        if let (Some(first), Some(last)) = (bars.first(), bars.last()) {
+            self.widen(Some((first.open_time, last.open_time)));
+        }
+    }
+
+    fn widen(&mut self, span: Option<store::Span>) {
+        let Some((a, b)) = span else { return };
+        self.changed = Some(match self.changed {
+            Some((x, y)) => (x.min(a), y.max(b)),
+            None => (a, b),
+        });
+    }
 }
 
 /// The token a file holds, from its name: `BTCUSDT.csv`, `btc-usd.csv`, `BTC.csv` → BTC.
@@ -316,6 +358,22 @@ mod tests {
         let with_slash = std::path::PathBuf::from(format!("{}/", missing.display()));
         let files = read_files(&with_slash, None, BarInterval::Hour).unwrap();
         assert_eq!(files[0].symbol, "BTC");
+    }
+
+    #[test]
+    fn intervals_parse_round_trip_and_align() {
+        use chrono::TimeZone;
+        for i in BarInterval::ALL {
+            assert_eq!(i.as_str().parse::<BarInterval>(), Ok(i));
+        }
+        let e = "15m".parse::<BarInterval>().unwrap_err();
+        assert!(e.contains("1m, 5m, 1h or 1d"), "{e}");
+        let at = |m: u32| Utc.with_ymd_and_hms(2025, 1, 27, 10, m, 0).unwrap();
+        assert!(BarInterval::FiveMinutes.is_aligned(at(55)));
+        assert!(!BarInterval::FiveMinutes.is_aligned(at(3)));
+        assert!(BarInterval::Minute.is_aligned(at(3)));
+        assert!(!BarInterval::Hour.is_aligned(at(5)));
+        assert!(BarInterval::FiveMinutes.is_intraday() && !BarInterval::Hour.is_intraday());
     }
 
     #[test]

@@ -50,6 +50,13 @@ pub enum ProviderError {
     },
     #[error("{url}: unexpected response: {message}")]
     Decode { url: String, message: String },
+    /// The provider cannot give bars of this interval.
+    #[error("{provider} has no {interval} bars: {why}")]
+    Unsupported {
+        provider: &'static str,
+        interval: &'static str,
+        why: &'static str,
+    },
     #[error(transparent)]
     Csv(#[from] super::PriceError),
 }

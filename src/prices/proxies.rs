@@ -15,7 +15,7 @@
 //!   the same tokens at both bars, so a token's first cap is not a market move.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::{store, BarInterval};
 
@@ -70,6 +70,19 @@ pub fn from_closes(proxy: &str, closes: &[(DateTime<Utc>, f64)], step_secs: i64)
 
 /// The `ew`, `vw` and `total-cap` series from the per-bar aggregates.
 pub fn indices(rows: &[ProxyInputRow]) -> Vec<ProxyBar> {
+    indices_from(rows, Levels::default()).0
+}
+
+/// The chained indices' levels at the last bar before some rows (`None`: not started).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Levels {
+    pub ew: Option<f64>,
+    pub vw: Option<f64>,
+}
+
+/// [`indices`] continuing from `start` (the levels at the bar before `rows`), and the
+/// levels after the last row. From `Levels::default()` this is the full series.
+pub fn indices_from(rows: &[ProxyInputRow], start: Levels) -> (Vec<ProxyBar>, Levels) {
     let mut out = Vec::new();
     let bar = |proxy: &str, r: &ProxyInputRow, level: f64, ret: Option<f64>, n: i64| ProxyBar {
         proxy: proxy.to_string(),
@@ -79,7 +92,7 @@ pub fn indices(rows: &[ProxyInputRow]) -> Vec<ProxyBar> {
         n_tokens: i32::try_from(n).unwrap_or(i32::MAX),
     };
     // Equal-weighted: base at the first bar, then chained on every bar with a return.
-    let mut level: Option<f64> = None;
+    let mut level = start.ew;
     for r in rows {
         match (level, r.ew) {
             (None, _) => {
@@ -94,8 +107,9 @@ pub fn indices(rows: &[ProxyInputRow]) -> Vec<ProxyBar> {
             (Some(_), None) => {}
         }
     }
+    let ew = level;
     // Value-weighted: base at the first bar with a cap.
-    let mut level: Option<f64> = None;
+    let mut level = start.vw;
     for r in rows {
         match (level, r.vw) {
             (None, _) if r.cap.is_some() => {
@@ -110,12 +124,43 @@ pub fn indices(rows: &[ProxyInputRow]) -> Vec<ProxyBar> {
             _ => {}
         }
     }
+    let vw = level;
     for r in rows {
         if let Some(cap) = r.cap.filter(|c| *c > 0.0) {
             out.push(bar("total-cap", r, cap, r.cap_ret, r.n_cap));
         }
     }
-    out
+    (out, Levels { ew, vw })
+}
+
+/// Chain a chained index's stored rows after a rebuilt range on the level the range ended
+/// at, with the same arithmetic as [`indices_from`] (their returns did not change, their
+/// levels did). `None` when the stored rows cannot follow that level (a return with no
+/// level before it: the stored series is not what a build would have made).
+pub fn rechain(stored: &[ProxyBar], mut level: Option<f64>) -> Option<Vec<ProxyBar>> {
+    let mut out = Vec::with_capacity(stored.len());
+    for b in stored {
+        match (level, b.ret) {
+            // The index's base row: still its base when nothing came before.
+            (None, None) => {
+                level = Some(b.level);
+                out.push(b.clone());
+            }
+            // A former base row, now after an earlier base: a build skips a bar without a
+            // return once the index has started.
+            (Some(_), None) => {}
+            (Some(l), Some(ret)) => {
+                let l = l * (1.0 + ret);
+                level = Some(l);
+                out.push(ProxyBar {
+                    level: l,
+                    ..b.clone()
+                });
+            }
+            (None, Some(_)) => return None,
+        }
+    }
+    Some(out)
 }
 
 /// Rows per proxy built.
@@ -124,23 +169,121 @@ pub struct ProxyReport {
     pub rows: Vec<(String, usize)>,
 }
 
+const COINS: [(&str, &str); 2] = [("btc", "BTC"), ("eth", "ETH")];
+/// Proxies whose level chains from bar to bar.
+const CHAINED: [&str; 2] = ["ew", "vw"];
+
+impl ProxyReport {
+    fn of(bars: &[ProxyBar]) -> Self {
+        let mut report = ProxyReport::default();
+        for name in ["btc", "eth", "ew", "vw", "total-cap"] {
+            let n = bars.iter().filter(|b| b.proxy == name).count();
+            report.rows.push((name.to_string(), n));
+        }
+        report
+    }
+}
+
 /// Recompute every proxy of `interval` from price_bars and replace the stored ones.
 pub async fn build(pool: &PgPool, interval: BarInterval) -> Result<ProxyReport, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    store::lock_proxies(&mut tx).await?;
+    let bars = full(&mut tx, interval).await?;
+    store::replace_proxies(&mut tx, interval, None, &CHAINED, &bars).await?;
+    tx.commit().await?;
+    store::analyze(pool, store::AnalyzedTable::MarketProxyBars).await?;
+    Ok(ProxyReport::of(&bars))
+}
+
+async fn full(
+    conn: &mut PgConnection,
+    interval: BarInterval,
+) -> Result<Vec<ProxyBar>, sqlx::Error> {
     let step = interval.seconds();
     let mut bars = Vec::new();
-    for (proxy, symbol) in [("btc", "BTC"), ("eth", "ETH")] {
-        let closes = store::closes_of(pool, symbol, interval).await?;
+    for (proxy, symbol) in COINS {
+        let closes = store::closes_of(conn, symbol, interval, None).await?;
         bars.extend(from_closes(proxy, &closes, step));
     }
-    let rows = store::proxy_inputs(pool, interval).await?;
+    let rows = store::proxy_inputs(conn, interval, None).await?;
     bars.extend(indices(&rows));
-    store::save_proxies(pool, interval, &bars).await?;
-    let mut report = ProxyReport::default();
-    for name in ["btc", "eth", "ew", "vw", "total-cap"] {
-        let n = bars.iter().filter(|b| b.proxy == name).count();
-        report.rows.push((name.to_string(), n));
+    Ok(bars)
+}
+
+/// Rebuild the proxies of `interval` after the bars opening in `changed` (both ends
+/// included) were written: the same rows a full [`build`] would store, computed from the
+/// changed bars and the bar after them (whose return looks back at the last changed
+/// bar). The coins and `total-cap` are per bar; `ew` and `vw` continue from their
+/// stored level before the range, and their later rows are chained again from stored
+/// returns (no price is read for them). Falls back to a full build when nothing is
+/// stored before the range (a first build, or bars added before the first one) or the
+/// stored rows do not chain. Reports the rows written.
+pub async fn rebuild(
+    pool: &PgPool,
+    interval: BarInterval,
+    changed: store::Span,
+) -> Result<ProxyReport, sqlx::Error> {
+    let step = chrono::Duration::seconds(interval.seconds());
+    let span = (changed.0, changed.1 + step);
+    let mut tx = pool.begin().await?;
+    store::lock_proxies(&mut tx).await?;
+    let bars = match incremental(&mut tx, interval, span).await? {
+        Some(bars) => {
+            store::replace_proxies(&mut tx, interval, Some(span), &CHAINED, &bars).await?;
+            bars
+        }
+        None => {
+            let bars = full(&mut tx, interval).await?;
+            store::replace_proxies(&mut tx, interval, None, &CHAINED, &bars).await?;
+            bars
+        }
+    };
+    tx.commit().await?;
+    store::analyze(pool, store::AnalyzedTable::MarketProxyBars).await?;
+    Ok(ProxyReport::of(&bars))
+}
+
+/// The rows replacing those of `span` (and the chained indices' rows after it), or `None`
+/// when only a full build can say.
+async fn incremental(
+    conn: &mut PgConnection,
+    interval: BarInterval,
+    span: store::Span,
+) -> Result<Option<Vec<ProxyBar>>, sqlx::Error> {
+    let step = interval.seconds();
+    // `ew` has a row at the first bar of all: none before the range means the range
+    // starts the series (or the table is not built yet).
+    let Some(ew_before) = store::proxy_before(conn, interval, "ew", span.0).await? else {
+        return Ok(None);
+    };
+    let vw_before = store::proxy_before(conn, interval, "vw", span.0).await?;
+    let mut bars = Vec::new();
+    for (proxy, symbol) in COINS {
+        // One bar before the range for the first return.
+        let read = (span.0 - chrono::Duration::seconds(step), span.1);
+        let closes = store::closes_of(conn, symbol, interval, Some(read)).await?;
+        bars.extend(
+            from_closes(proxy, &closes, step)
+                .into_iter()
+                .filter(|b| b.open_time >= span.0),
+        );
     }
-    Ok(report)
+    let rows = store::proxy_inputs(conn, interval, Some(span)).await?;
+    let start = Levels {
+        ew: Some(ew_before.level),
+        vw: vw_before.map(|b| b.level),
+    };
+    let (range, end) = indices_from(&rows, start);
+    bars.extend(range);
+    let after = span.1 + chrono::Duration::seconds(1);
+    for (proxy, level) in [("ew", end.ew), ("vw", end.vw)] {
+        let stored = store::stored_proxies(conn, interval, proxy, Some(after)).await?;
+        match rechain(&stored, level) {
+            Some(tail) => bars.extend(tail),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(bars))
 }
 
 #[cfg(test)]

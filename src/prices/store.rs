@@ -16,6 +16,12 @@ use super::{Bar, BarInterval, ImportReport, PriceError, PriceFile};
 /// Bytes per COPY message: large enough to amortise, small enough to stream.
 const COPY_CHUNK: usize = 4 << 20;
 
+/// How long one file's COPY may take before the import gives up. A COPY blocked behind a
+/// lock (a `LOCK TABLE`, a long migration) would otherwise wait forever with the import's
+/// transaction open; the largest shared file (157,536 5-minute bars) copies in well under
+/// a second.
+pub const COPY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Store parsed files in one transaction. A file whose bars are all stored already with
 /// the same closes (same count and sum over its time range) is skipped, so re-running an
 /// import is cheap. A file whose token has nothing stored over its range is streamed
@@ -52,11 +58,49 @@ pub async fn save_files_as(
     interval: BarInterval,
     mode: ImportMode,
 ) -> Result<ImportReport, PriceError> {
+    save_files_within(pool, files, interval, mode, COPY_TIMEOUT).await
+}
+
+/// [`save_files_as`] with each file's COPY limited to `copy_timeout`. After a bulk write
+/// the planner's statistics of price_bars are refreshed (`ANALYZE`).
+pub async fn save_files_within(
+    pool: &PgPool,
+    files: &[PriceFile],
+    interval: BarInterval,
+    mode: ImportMode,
+    copy_timeout: std::time::Duration,
+) -> Result<ImportReport, PriceError> {
+    use sqlx::Connection as _;
+    let mut conn = pool.acquire().await?;
+    let result = save_on(&mut conn, files, interval, mode, copy_timeout).await;
+    if let Err(PriceError::CopyTimeout { .. }) = &result {
+        // The server may still be inside the COPY: this connection is not fit to be
+        // reused, and dropping it ends the transaction (nothing is stored). Not a
+        // graceful close: that waits for the server to answer, i.e. for the lock.
+        let _ = conn.detach().close_hard().await;
+    } else {
+        drop(conn);
+    }
+    let report = result?;
+    if report.bars > 0 {
+        analyze(pool, AnalyzedTable::PriceBars).await?;
+    }
+    Ok(report)
+}
+
+async fn save_on(
+    conn: &mut PgConnection,
+    files: &[PriceFile],
+    interval: BarInterval,
+    mode: ImportMode,
+    copy_timeout: std::time::Duration,
+) -> Result<ImportReport, PriceError> {
+    use sqlx::Connection as _;
     let mut report = ImportReport {
         files: files.len(),
         ..Default::default()
     };
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let mut staged = false;
     // Tokens in the staging table: a token met again (two files of one symbol) first
     // merges what is staged, since one INSERT may not upsert a key twice.
@@ -131,11 +175,12 @@ pub async fn save_files_as(
             .windows(2)
             .all(|w| w[0].open_time < w[1].open_time);
         if stored.count == 0 && first_time && unique_times {
-            copy_bars(&mut tx, COPY_DIRECT, &file.bars, &mut buf, |buf, bar| {
+            let copy = copy_bars(&mut tx, COPY_DIRECT, &file.bars, &mut buf, |buf, bar| {
                 direct_row(buf, token_id, interval, bar, &source)
-            })
-            .await?;
+            });
+            within(copy_timeout, &file.path, copy).await?;
             report.bars += file.bars.len();
+            report.touch(&file.bars);
             continue;
         }
         if !staged {
@@ -143,21 +188,21 @@ pub async fn save_files_as(
             staged = true;
         }
         if !staged_tokens.insert(token_id) {
-            merge_stage(&mut tx, interval).await?;
+            report.widen(merge_stage(&mut tx, interval).await?);
             sqlx::raw_sql("TRUNCATE price_bars_stage")
                 .execute(&mut *tx)
                 .await?;
             staged_tokens.clear();
             staged_tokens.insert(token_id);
         }
-        copy_bars(&mut tx, COPY_STAGE, &file.bars, &mut buf, |buf, bar| {
+        let copy = copy_bars(&mut tx, COPY_STAGE, &file.bars, &mut buf, |buf, bar| {
             stage_row(buf, token_id, bar, &source)
-        })
-        .await?;
+        });
+        within(copy_timeout, &file.path, copy).await?;
         report.bars += file.bars.len();
     }
     if staged {
-        merge_stage(&mut tx, interval).await?;
+        report.widen(merge_stage(&mut tx, interval).await?);
     }
     tx.commit().await?;
     Ok(report)
@@ -180,12 +225,32 @@ async fn create_stage(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// A file's COPY, given up after `limit` with an error naming the file.
+async fn within(
+    limit: std::time::Duration,
+    path: &std::path::Path,
+    copy: impl std::future::Future<Output = Result<(), sqlx::Error>>,
+) -> Result<(), PriceError> {
+    match tokio::time::timeout(limit, copy).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(PriceError::CopyTimeout {
+            path: path.display().to_string(),
+            secs: limit.as_secs_f64(),
+        }),
+    }
+}
+
 /// Move staged rows into price_bars; rows that would not change are not rewritten. A field
 /// the new bar does not have keeps its stored value: importing closes over OHLCV bars
-/// loses no volume.
-async fn merge_stage(conn: &mut PgConnection, interval: BarInterval) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
-        "INSERT INTO price_bars
+/// loses no volume. Returns the first and last open time of the rows written (`None`:
+/// nothing changed), for the proxies' incremental rebuild.
+async fn merge_stage(
+    conn: &mut PgConnection,
+    interval: BarInterval,
+) -> Result<Option<Span>, sqlx::Error> {
+    let r: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
+        "WITH written AS (
+         INSERT INTO price_bars
            (token_id, interval, open_time, open, high, low, close, volume, market_cap,
             base_volume, trades, taker_buy_base, taker_buy_quote, volume_24h, source)
          SELECT token_id, $1, to_timestamp(open_time), open, high, low, close, volume,
@@ -218,12 +283,14 @@ async fn merge_stage(conn: &mut PgConnection, interval: BarInterval) -> Result<u
                 COALESCE(EXCLUDED.trades, price_bars.trades),
                 COALESCE(EXCLUDED.taker_buy_base, price_bars.taker_buy_base),
                 COALESCE(EXCLUDED.taker_buy_quote, price_bars.taker_buy_quote),
-                COALESCE(EXCLUDED.volume_24h, price_bars.volume_24h), EXCLUDED.source)",
+                COALESCE(EXCLUDED.volume_24h, price_bars.volume_24h), EXCLUDED.source)
+         RETURNING open_time)
+         SELECT min(open_time), max(open_time) FROM written",
     )
     .bind(interval.as_str())
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(r.rows_affected())
+    Ok(r.0.zip(r.1))
 }
 
 /// One COPY per file (it holds the connection while open), sent in chunks of
@@ -683,20 +750,28 @@ pub async fn unlock_token(conn: &mut PgConnection, token_id: i32) -> Result<bool
     .await
 }
 
+/// Open times from `.0` to `.1`, both included.
+pub type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// Per bar, the aggregates the market indices need, over tokens that enter aggregates:
-/// bar-to-bar returns only where the previous grid bar exists.
+/// bar-to-bar returns only where the previous grid bar exists. With `span`, only the bars
+/// opening in it (their previous bar is read too, so each row is the same as a full
+/// build's). Runtime-checked: the range bounds are optional.
 pub async fn proxy_inputs(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     interval: BarInterval,
+    span: Option<Span>,
 ) -> Result<Vec<ProxyInputRow>, sqlx::Error> {
-    sqlx::query_as!(
-        ProxyInputRow,
+    use sqlx::Row as _;
+    let rows = sqlx::query(
         r#"WITH b AS (
              SELECT p.open_time, p.close, p.market_cap,
                     lag(p.close) OVER w AS prev_close, lag(p.market_cap) OVER w AS prev_cap,
                     lag(p.open_time) OVER w AS prev_time
              FROM price_bars p JOIN tokens t ON t.id = p.token_id
              WHERE p.interval = $1 AND NOT t.exclude_from_aggregates
+               AND ($3::timestamptz IS NULL OR p.open_time >= $3 - make_interval(secs => $2::bigint))
+               AND ($4::timestamptz IS NULL OR p.open_time <= $4)
                AND NOT EXISTS (SELECT 1 FROM token_categories x JOIN categories c ON c.id = x.category_id
                                WHERE x.token_id = t.id AND c.excluded_from_aggregates)
              WINDOW w AS (PARTITION BY p.token_id ORDER BY p.open_time)
@@ -705,59 +780,151 @@ pub async fn proxy_inputs(
                     CASE WHEN prev_time = open_time - make_interval(secs => $2::bigint)
                          THEN close / prev_close - 1 END AS ret
              FROM b
+             WHERE $3::timestamptz IS NULL OR open_time >= $3
            )
-           SELECT open_time AS "open_time!",
-                  avg(ret) AS ew, count(ret) AS "n_ew!",
+           SELECT open_time,
+                  avg(ret) AS ew, count(ret) AS n_ew,
                   sum(ret * prev_cap) FILTER (WHERE prev_cap > 0)
                     / NULLIF(sum(prev_cap) FILTER (WHERE prev_cap > 0 AND ret IS NOT NULL), 0) AS vw,
-                  count(ret) FILTER (WHERE prev_cap > 0) AS "n_vw!",
+                  count(ret) FILTER (WHERE prev_cap > 0) AS n_vw,
                   sum(market_cap) FILTER (WHERE market_cap > 0) AS cap,
-                  count(*) FILTER (WHERE market_cap > 0) AS "n_cap!",
+                  count(*) FILTER (WHERE market_cap > 0) AS n_cap,
                   sum(market_cap) FILTER (WHERE ret IS NOT NULL AND market_cap > 0 AND prev_cap > 0)
                     / NULLIF(sum(prev_cap) FILTER (WHERE ret IS NOT NULL AND market_cap > 0 AND prev_cap > 0), 0) - 1
                     AS cap_ret
            FROM r GROUP BY open_time ORDER BY open_time"#,
-        interval.as_str(),
-        interval.seconds()
     )
-    .fetch_all(pool)
+    .bind(interval.as_str())
+    .bind(interval.seconds())
+    .bind(span.map(|s| s.0))
+    .bind(span.map(|s| s.1))
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(ProxyInputRow {
+                open_time: r.try_get("open_time")?,
+                ew: r.try_get("ew")?,
+                n_ew: r.try_get("n_ew")?,
+                vw: r.try_get("vw")?,
+                n_vw: r.try_get("n_vw")?,
+                cap: r.try_get("cap")?,
+                n_cap: r.try_get("n_cap")?,
+                cap_ret: r.try_get("cap_ret")?,
+            })
+        })
+        .collect()
+}
+
+/// (open time, close) of one token's bars, in time order; with `span`, those opening in it.
+pub async fn closes_of(
+    conn: &mut PgConnection,
+    symbol: &str,
+    interval: BarInterval,
+    span: Option<Span>,
+) -> Result<Vec<(DateTime<Utc>, f64)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT p.open_time, p.close FROM price_bars p JOIN tokens t ON t.id = p.token_id
+           WHERE t.symbol = $1 AND p.interval = $2
+             AND ($3::timestamptz IS NULL OR p.open_time >= $3)
+             AND ($4::timestamptz IS NULL OR p.open_time <= $4)
+           ORDER BY p.open_time"#,
+    )
+    .bind(symbol)
+    .bind(interval.as_str())
+    .bind(span.map(|s| s.0))
+    .bind(span.map(|s| s.1))
+    .fetch_all(conn)
     .await
 }
 
-/// (open time, close) of one token's bars, in time order.
-pub async fn closes_of(
-    pool: &PgPool,
-    symbol: &str,
-    interval: BarInterval,
-) -> Result<Vec<(DateTime<Utc>, f64)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"SELECT p.open_time, p.close FROM price_bars p JOIN tokens t ON t.id = p.token_id
-           WHERE t.symbol = $1 AND p.interval = $2 ORDER BY p.open_time"#,
-        symbol,
-        interval.as_str()
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.open_time, r.close)).collect())
+/// Take the proxies' writer lock for the transaction: two rebuilds at once (two upkeep
+/// workers, an import during upkeep) would both insert the same keys, or chain one's
+/// levels on the other's half-written rows; the second waits for the first to commit.
+pub async fn lock_proxies(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT name FROM writer_locks WHERE name = 'proxies' FOR UPDATE")
+        .fetch_optional(conn)
+        .await?;
+    Ok(())
 }
 
-/// Replace the materialised proxies of `interval` with `bars`, in one transaction.
-pub async fn save_proxies(
-    pool: &PgPool,
+/// The stored proxy rows of `interval` and `proxy` opening at or after `from` (all with
+/// `None`), in time order.
+pub async fn stored_proxies(
+    conn: &mut PgConnection,
     interval: BarInterval,
+    proxy: &str,
+    from: Option<DateTime<Utc>>,
+) -> Result<Vec<ProxyBar>, sqlx::Error> {
+    let rows: Vec<(DateTime<Utc>, f64, Option<f64>, i32)> = sqlx::query_as(
+        "SELECT open_time, level, ret, n_tokens FROM market_proxy_bars
+         WHERE interval = $1 AND proxy = $2 AND ($3::timestamptz IS NULL OR open_time >= $3)
+         ORDER BY open_time",
+    )
+    .bind(interval.as_str())
+    .bind(proxy)
+    .bind(from)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(open_time, level, ret, n_tokens)| ProxyBar {
+            proxy: proxy.to_string(),
+            open_time,
+            level,
+            ret,
+            n_tokens,
+        })
+        .collect())
+}
+
+/// The last stored row of a proxy opening before `before`.
+pub async fn proxy_before(
+    conn: &mut PgConnection,
+    interval: BarInterval,
+    proxy: &str,
+    before: DateTime<Utc>,
+) -> Result<Option<ProxyBar>, sqlx::Error> {
+    let row: Option<(DateTime<Utc>, f64, Option<f64>, i32)> = sqlx::query_as(
+        "SELECT open_time, level, ret, n_tokens FROM market_proxy_bars
+         WHERE interval = $1 AND proxy = $2 AND open_time < $3
+         ORDER BY open_time DESC LIMIT 1",
+    )
+    .bind(interval.as_str())
+    .bind(proxy)
+    .bind(before)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(open_time, level, ret, n_tokens)| ProxyBar {
+        proxy: proxy.to_string(),
+        open_time,
+        level,
+        ret,
+        n_tokens,
+    }))
+}
+
+/// Delete the stored proxies of `interval` that `bars` replace: all of them (`None`), or
+/// from `from` on, every proxy up to `to` and the listed `chained` ones (whose levels
+/// chain, so a change moves every later level) to the end. Then insert `bars`.
+pub async fn replace_proxies(
+    conn: &mut PgConnection,
+    interval: BarInterval,
+    span: Option<Span>,
+    chained: &[&str],
     bars: &[ProxyBar],
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    // Two rebuilds at once (two upkeep workers) would both insert the same keys: the
-    // second waits here for the first to commit, then replaces its rows.
-    sqlx::query!("SELECT name FROM writer_locks WHERE name = 'proxies' FOR UPDATE")
-        .fetch_optional(&mut *tx)
-        .await?;
-    sqlx::query!(
-        "DELETE FROM market_proxy_bars WHERE interval = $1",
-        interval.as_str()
+    sqlx::query(
+        "DELETE FROM market_proxy_bars
+         WHERE interval = $1
+           AND ($2::timestamptz IS NULL
+                OR (open_time >= $2 AND (open_time <= $3 OR proxy = ANY($4))))",
     )
-    .execute(&mut *tx)
+    .bind(interval.as_str())
+    .bind(span.map(|s| s.0))
+    .bind(span.map(|s| s.1))
+    .bind(chained)
+    .execute(&mut *conn)
     .await?;
     for chunk in bars.chunks(50_000) {
         let proxies: Vec<&str> = chunk.iter().map(|b| b.proxy.as_str()).collect();
@@ -777,10 +944,28 @@ pub async fn save_proxies(
             &rets as &[Option<f64>],
             &ns
         )
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    tx.commit().await
+    Ok(())
+}
+
+/// Refresh the planner's statistics after a bulk write: autovacuum gets there only later,
+/// and until it does the queries that follow (proxies, the study) plan on stale row counts.
+pub async fn analyze(pool: &PgPool, table: AnalyzedTable) -> Result<(), sqlx::Error> {
+    let sql = match table {
+        AnalyzedTable::PriceBars => "ANALYZE price_bars",
+        AnalyzedTable::MarketProxyBars => "ANALYZE market_proxy_bars",
+    };
+    sqlx::raw_sql(sql).execute(pool).await?;
+    Ok(())
+}
+
+/// The tables [`analyze`] refreshes (a fixed list: no name is ever spliced into SQL).
+#[derive(Debug, Clone, Copy)]
+pub enum AnalyzedTable {
+    PriceBars,
+    MarketProxyBars,
 }
 
 /// Per token: bars stored, and how many carry each optional field (volume: base or quote;

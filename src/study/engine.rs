@@ -51,6 +51,7 @@ impl Window {
         let unit = match interval {
             BarInterval::Hour => "h",
             BarInterval::Day => "d",
+            BarInterval::Minute | BarInterval::FiveMinutes => " bars",
         };
         let fmt = |v: i32| {
             if v == 0 {

@@ -67,6 +67,7 @@ pub fn window_words(w: Window, pre_report: bool, interval: BarInterval) -> Strin
     let (one, many) = match interval {
         BarInterval::Hour => ("hour", "hours"),
         BarInterval::Day => ("day", "days"),
+        BarInterval::Minute | BarInterval::FiveMinutes => ("bar", "bars"),
     };
     let n = w.len();
     let span = if n == 1 {
