@@ -18,8 +18,9 @@ const COPY_CHUNK: usize = 4 << 20;
 
 /// How long one file's COPY may take before the import gives up. A COPY blocked behind a
 /// lock (a `LOCK TABLE`, a long migration) would otherwise wait forever with the import's
-/// transaction open; the largest shared file (157,536 5-minute bars) copies in well under
-/// a second.
+/// transaction open; the largest shared file (157,536 5-minute bars) needs about a second
+/// at psql's own COPY rate (docs/performance.md), so 5 minutes is only ever a stuck COPY.
+/// The merge of staged rows (an INSERT, not a COPY) is not limited.
 pub const COPY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Store parsed files in one transaction. A file whose bars are all stored already with
