@@ -92,13 +92,45 @@ LEFT JOIN categories c ON c.id = m.category_id
 LEFT JOIN move_matches b ON b.move_id = m.id AND b.is_best
 LEFT JOIN events e ON e.id = b.event_id;
 COMMENT ON VIEW market_moves IS 'Every detected move with its series'' name, size (log and simple), evidence and the story it is attributed to (NULL: no story explains it). One row per move.';
+COMMENT ON COLUMN market_moves.move_id IS 'The move (moves.id).';
+COMMENT ON COLUMN market_moves.series_kind IS 'market, category or token.';
 COMMENT ON COLUMN market_moves.series IS '"market", a category slug or a token symbol.';
+COMMENT ON COLUMN market_moves.token_id IS 'The token, for a token''s move.';
+COMMENT ON COLUMN market_moves.category_id IS 'The category, for a category''s move.';
+COMMENT ON COLUMN market_moves.basis IS 'raw (the series'' own return) or abnormal (beyond beta times the market''s).';
+COMMENT ON COLUMN market_moves.direction IS '-1 a fall, +1 a rise.';
+COMMENT ON COLUMN market_moves.onset IS 'When the move began (UTC), at the finest interval stored.';
+COMMENT ON COLUMN market_moves.extreme_at IS 'Its trough (a fall) or peak (a rise).';
+COMMENT ON COLUMN market_moves.duration IS 'extreme_at - onset.';
+COMMENT ON COLUMN market_moves.resolution IS 'Bars that placed onset and extreme_at: 1m, 5m or 1h.';
+COMMENT ON COLUMN market_moves.size_log IS 'The move in its basis, log, onset to extreme on hourly bars.';
+COMMENT ON COLUMN market_moves.raw_log IS 'The series'' own log move over the same hours.';
+COMMENT ON COLUMN market_moves.z IS 'Detection statistic: summed returns of the detection window over sigma sqrt(hours).';
+COMMENT ON COLUMN market_moves.window_hours IS 'Length of the detection window (1 to 24 hours).';
+COMMENT ON COLUMN market_moves.p_value IS 'Calibrated at ordinary hours (see moves.p_value).';
+COMMENT ON COLUMN market_moves.null_hours IS 'Ordinary hours behind the p-value.';
+COMMENT ON COLUMN market_moves.n_tokens IS 'Tokens in the series.';
+COMMENT ON COLUMN market_moves.best_event_id IS 'The story the move is attributed to (NULL: none).';
+COMMENT ON COLUMN market_moves.best_headline IS 'Its headline.';
+COMMENT ON COLUMN market_moves.best_share_before IS 'Share of the move done at that story''s first report, 0 to 1.';
+COMMENT ON COLUMN market_moves.candidate_stories IS 'Stories matched with the move (about the moved series, first reported from 24 h before the onset to 24 h after the extreme).';
 COMMENT ON COLUMN market_moves.size_pct_simple IS 'exp(size_log) - 1: the move as a simple return (-0.148 = -14.8%).';
 COMMENT ON COLUMN market_moves.best_lag_s IS 'News lag of the attributed story in seconds (first report minus onset).';
 COMMENT ON COLUMN market_moves.explained IS 'True when some story is matched with the move.';
 
 CREATE VIEW unexplained_moves AS
 SELECT * FROM market_moves WHERE NOT explained;
+-- Its columns mean what market_moves' do.
+DO $$
+DECLARE c record;
+BEGIN
+    FOR c IN SELECT a.attname, col_description('market_moves'::regclass, a.attnum) AS d
+             FROM pg_attribute a
+             WHERE a.attrelid = 'market_moves'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN unexplained_moves.%I IS %L', c.attname, c.d);
+    END LOOP;
+END $$;
 COMMENT ON VIEW unexplained_moves IS 'Moves no story explains: "the market moved and none of your sources said why". Also what to look at when a feed is missing.';
 
 CREATE VIEW article_move_lags AS
@@ -110,6 +142,15 @@ FROM move_matches mm
 JOIN moves m ON m.id = mm.move_id
 JOIN articles a ON a.event_id = mm.event_id
 JOIN sources s ON s.id = a.source_id;
+COMMENT ON COLUMN article_move_lags.article_id IS 'The article.';
+COMMENT ON COLUMN article_move_lags.event_id IS 'Its story, matched with the move.';
+COMMENT ON COLUMN article_move_lags.source_id IS 'The article''s source.';
+COMMENT ON COLUMN article_move_lags.source IS 'The source''s name.';
+COMMENT ON COLUMN article_move_lags.published_at IS 'When the article was published (UTC).';
+COMMENT ON COLUMN article_move_lags.time_precision IS 'exact, hour or day: with day, published_at is a placeholder hour and the lag is not meaningful.';
+COMMENT ON COLUMN article_move_lags.move_id IS 'The move.';
+COMMENT ON COLUMN article_move_lags.lag_s IS 'published_at minus the move''s onset, in seconds (negative: before the move began).';
+COMMENT ON COLUMN article_move_lags.first_for_move IS 'True for the earliest article among all stories matched with the move.';
 COMMENT ON VIEW article_move_lags IS 'Each article of each story matched with a move, with its lag to the move''s onset; first_for_move marks the earliest article among all stories matched with that move.';
 
 CREATE VIEW source_timeliness AS
@@ -127,6 +168,11 @@ SELECT source_id, source,
        count(*) FILTER (WHERE first) AS first_to_report
 FROM per_move
 GROUP BY source_id, source;
+COMMENT ON COLUMN source_timeliness.source_id IS 'The source.';
+COMMENT ON COLUMN source_timeliness.source IS 'Its name.';
+COMMENT ON COLUMN source_timeliness.moves_reported IS 'Moves with an article of this source in a matched story.';
+COMMENT ON COLUMN source_timeliness.median_lag_s IS 'Median over those moves of the source''s first article minus the onset, in seconds.';
+COMMENT ON COLUMN source_timeliness.first_to_report IS 'Moves for which this source had the earliest article of all.';
 COMMENT ON VIEW source_timeliness IS 'Per source: moves it reported (an article in a story matched with the move), the median lag of its first article to the onset, and how often it was first among all sources. Day-precision reports are left out.';
 
 CREATE TRIGGER moves_bump_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE

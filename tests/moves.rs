@@ -183,4 +183,49 @@ async fn a_fall_inserted_into_real_bars_is_found_and_explained_by_a_story() {
         (lags[n / 2 - 1] + lags[n / 2]) / 2.0
     };
     assert_eq!(median, want);
+
+    // The documented queries (docs/sql.md, "Moves and news lag") run and find this move.
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/sql.md"),
+    )
+    .unwrap();
+    let mut queries = Vec::new();
+    let mut rest = docs.as_str();
+    while let Some(i) = rest.find("<!-- moves-query: ") {
+        rest = &rest[i + "<!-- moves-query: ".len()..];
+        let name = rest[..rest.find(" -->").unwrap()].to_string();
+        let start = rest.find("```sql\n").unwrap() + "```sql\n".len();
+        let end = start + rest[start..].find("```").unwrap();
+        queries.push((name, rest[start..end].to_string()));
+    }
+    assert_eq!(
+        queries.len(),
+        3,
+        "docs/sql.md documents three moves queries"
+    );
+    for (name, sql) in &queries {
+        let rows = sqlx::query(sql)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!rows.is_empty(), "{name}: no rows");
+        use sqlx::Row;
+        match name.as_str() {
+            // The explained FET move is no longer among them.
+            "largest-unexplained" => assert!(rows.iter().all(|r| {
+                r.get::<String, _>("series") != "FET"
+                    || r.get::<DateTime<Utc>, _>("onset") != m.onset
+            })),
+            "source-timeliness" => assert!(rows
+                .iter()
+                .any(|r| r.get::<String, _>("source") == "Test wire"
+                    && r.get::<i64, _>("moves_reported") == reported_moves)),
+            "token-move-stories" => assert!(rows.iter().any(|r| {
+                r.get::<String, _>("series") == "FET"
+                    && r.get::<DateTime<Utc>, _>("onset") == m.onset
+                    && r.get::<bool, _>("is_best")
+            })),
+            other => panic!("an unchecked query {other}"),
+        }
+    }
 }
