@@ -113,6 +113,13 @@ async fn a_fall_inserted_into_real_bars_is_found_and_explained_by_a_story() {
             .await
             .unwrap();
     assert_eq!(unexplained, 1);
+    // The /moves page lists it, with its chart.
+    let state = catalyst::web::AppState::new(db.pool.clone());
+    let (status, page) = common::get_page(&state, "/moves?series=FET").await;
+    assert_eq!(status, 200);
+    let item = format!("data-move=\"{}\"", m.move_id);
+    let at = page.find(&item).expect("/moves lists the fall");
+    assert!(page[at..].contains("<svg"), "the move has its chart");
 
     // A story about FET, reported an hour after the fall began, explains it.
     let reported = jump + Duration::hours(1);
@@ -145,6 +152,16 @@ async fn a_fall_inserted_into_real_bars_is_found_and_explained_by_a_story() {
     .await
     .unwrap();
     assert_eq!(unexplained, 0);
+    // Off the unexplained list on /moves (the page cache follows the data version), on
+    // the explained one with its story.
+    let (_, page) = common::get_page(&state, "/moves?series=FET").await;
+    assert!(!page.contains(&format!("data-move=\"{}\"", m.move_id)));
+    let (_, page) = common::get_page(&state, "/moves?series=FET&explained=true").await;
+    assert!(
+        page.contains(&format!("data-move=\"{}\"", m.move_id)),
+        "explained list"
+    );
+    assert!(page.contains("Fetch.ai (FET) drops after an exploit"));
     // The story's article carries its lag, and its source counts one move reported.
     let (lag, first): (i64, bool) =
         sqlx::query_as("SELECT lag_s, first_for_move FROM article_move_lags WHERE move_id = $1")
