@@ -637,6 +637,12 @@ async fn a_statement_past_its_limit_is_a_503_that_says_so() {
         .await
         .unwrap();
     assert_eq!(limit, "100ms");
+    // And always plan with their parameters' values (the list's NULL filters pruned).
+    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "force_custom_plan");
 }
 
 /// Issue 17: the list's filters moved from event_matches (row by row) to matching_events

@@ -323,8 +323,14 @@ pub async fn connect_limited(url: &str, timeout: Duration) -> Result<PgPool, DbE
 
 async fn pool_with(options: PgConnectOptions, timeout: Duration) -> Result<PgPool, DbError> {
     let target = describe_target(&options);
-    // Set on every connection the pool opens, so no statement escapes it.
-    let limit = format!("SET statement_timeout = {}", timeout.as_millis());
+    // Set on every connection the pool opens, so no statement escapes it. Custom plans
+    // always: the list's filters are parameters that are mostly NULL, and the generic
+    // plan PostgreSQL switches to after five executions cannot prune them (8 ms instead
+    // of 0.06 ms for the unfiltered list at 10,000 events; docs/performance.md).
+    let limit = format!(
+        "SET statement_timeout = {}; SET plan_cache_mode = force_custom_plan",
+        timeout.as_millis()
+    );
     PgPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(30))
