@@ -42,14 +42,20 @@ run_set() {  # $1: label, $2: price dir, $3: events
   local bars pairs
   bars=$(psql "postgres://catalyst@localhost/catalyst?host=$pg" -Atc "SELECT count(*) FROM price_bars")
   pairs=$(psql "postgres://catalyst@localhost/catalyst?host=$pg" -Atc "SELECT count(*) FROM study_token_estimates")
+  local rate
+  rate=$(echo "$pairs / ($t3 - $t2)" | bc -l)
   printf '%s: %s bars imported in %.1f s; %s events ingested in %.1f s; study --all: %.1f s for %s token-event pairs (%.0f pairs/s)\n' \
-    "$1" "$bars" "$(echo "$t1 - $t0" | bc)" "$3" "$(echo "$t2 - $t1" | bc)" "$(echo "$t3 - $t2" | bc)" "$pairs" \
-    "$(echo "$pairs / ($t3 - $t2)" | bc -l)"
+    "$1" "$bars" "$(echo "$t1 - $t0" | bc)" "$3" "$(echo "$t2 - $t1" | bc)" "$(echo "$t3 - $t2" | bc)" "$pairs" "$rate"
   RUST_LOG=warn "$BIN" --pg-dir "$pg" study >/dev/null
   local t4=$(date +%s.%N)
   printf '%s: incremental study with nothing changed: %.1f s\n' "$1" "$(echo "$t4 - $t3" | bc)"
   if [ "$1" = real ]; then
-    python3 scripts/python_peer_study.py "postgres://catalyst@localhost/catalyst?host=$pg" "$PEER_EVENTS"
+    local peer peer_rate
+    peer=$(python3 scripts/python_peer_study.py "postgres://catalyst@localhost/catalyst?host=$pg" "$PEER_EVENTS")
+    echo "$peer"
+    peer_rate=$(echo "$peer" | sed -n 's/.*(\([0-9,]*\) pairs\/s.*/\1/p' | tr -d ,)
+    printf 'ratio: catalyst study --all (end to end, with writes) / python statsmodels loop (no writes) = %.1f\n' \
+      "$(echo "$rate / $peer_rate" | bc -l)"
   fi
   kill "$holder"; wait "$holder" 2>/dev/null || true; holder=""
 }

@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# Rows, sizes and times at 1x, 10x, 100x of the demo data (82 tokens' hourly bars,
-# 31 events), for docs/scaling.md. Each factor k gets a fresh private cluster:
-#   tokens  = 82 * min(k, TOKEN_CAP)   (the 82 real files + synthetic ones: beta * BTC + noise)
-#   events  = 31 * k                   (generated headlines that name no token)
-# then times `prices import`, `ingest`, `study --all`, and the first (uncached) and
-# second (cached) render of the ranked list and of an event page.
+# The table of docs/scaling.md: for each number of events, a fresh private cluster with
+# the 82 real tokens' hourly bars (plus synthetic tokens up to TOKENS: beta * BTC + noise),
+# generated events (scripts/gen_study_inputs.py, seeded; headlines that name no token, so
+# every event studies every token), then:
+#   - `study --all`: wall time, pairs/s, peak client memory (max RSS), CPU use (200% = both
+#     cores), and the study tables' size per token-event pair;
+#   - pages, each URL requested twice: cold (first request, rendered from the database)
+#     and warm (from the page cache). A cold figure is one request's total time at curl.
 #
-#   FACTORS="1 10 100" TOKEN_CAP=10 scripts/scale.sh
+#   EVENT_COUNTS="1000 10000 100000" TOKENS=82 scripts/scale.sh
+#   EVENT_COUNTS="2000" TOKENS=1000 scripts/scale.sh      # 1,000 tokens
 #
-# TOKEN_CAP keeps the 100x study at 10x tokens (100x tokens = 100 M bars and 25 M
-# token-event pairs, beyond one session on 2 cores); BARS_ONLY_FACTOR=100 additionally
-# loads 100x the bars alone and reports their size and load time.
+# Needs the release build's dependencies, python3, psql, curl and ../shared/data.
 set -euo pipefail
 unset DATABASE_URL   # always the private clusters below
 cd "$(dirname "$0")/.."
-FACTORS=${FACTORS:-"1 10 100"}
-TOKEN_CAP=${TOKEN_CAP:-10}
-BARS_ONLY_FACTOR=${BARS_ONLY_FACTOR:-}
+EVENT_COUNTS=${EVENT_COUNTS:-"1000 10000 100000"}
+TOKENS=${TOKENS:-82}
 PRICES=../shared/data/prices/binance-hourly-close
 
 cargo build --release -q
@@ -27,65 +27,50 @@ holder=""
 cleanup() { [ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-secs() { printf '%.1f' "$(echo "$2 - $1" | bc)"; }
-
 start_cluster() {  # $1: dir, $2: port. A long-lived `serve` holds the cluster up.
-  RUST_LOG=warn "$BIN" --pg-dir "$1" serve --addr "127.0.0.1:$2" >/dev/null 2>&1 &
+  RUST_LOG=warn "$BIN" --pg-dir "$1" serve --no-worker --addr "127.0.0.1:$2" >/dev/null 2>&1 &
   holder=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return; sleep 0.2; done
+  for _ in $(seq 150); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return; sleep 0.2; done
   echo "server did not start" >&2; exit 1
 }
 stop_cluster() { kill "$holder"; wait "$holder" 2>/dev/null || true; holder=""; }
-
-price_dir() {  # $1: number of tokens -> a directory with that many price files
-  local n=$1 dir="$work/prices-$1"
-  mkdir -p "$dir"
-  for f in "$PRICES"/*.csv; do ln -sf "$(realpath "$f")" "$dir/"; done
-  if [ "$n" -gt 82 ]; then python3 scripts/gen_study_inputs.py tokens $((n - 82)) "$dir"; fi
-  echo "$dir"
-}
-
 sql() { psql "postgres://catalyst@localhost/catalyst?host=$1" -Atc "$2"; }
+ms() { curl -s -o /dev/null -w '%{time_total}' "$1" | awk '{printf "%.1f", $1 * 1000}'; }
 
-echo "== $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; catalyst $("$BIN" --version); PostgreSQL $(psql --version | awk '{print $3}')"
-printf '%-6s %8s %7s %11s %9s %9s %8s %10s %9s %9s %9s %10s %9s %9s\n' \
-  factor tokens events bars bars_MB import_s ingest_s pairs study_s results_MB db_MB list_ms event_ms cached_ms
+dir="$work/prices"
+mkdir -p "$dir"
+for f in "$PRICES"/*.csv; do ln -sf "$(realpath "$f")" "$dir/"; done
+if [ "$TOKENS" -gt 82 ]; then python3 scripts/gen_study_inputs.py tokens $((TOKENS - 82)) "$dir"; fi
+
+echo "== $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; catalyst $("$BIN" --version); PostgreSQL $(psql --version | awk '{print $3}'); $TOKENS tokens"
+printf '%-8s %9s %10s %8s %9s %8s %7s %10s %7s | %s\n' events ingest_s pairs study_s pairs/s rss_MB cpu% results_MB B/pair \
+  "pages ms, cold/warm: /  ?category=ai  ?q=word  ?q=(no match)  event"
 port=18600
-for k in $FACTORS; do
-  tf=$(( k < TOKEN_CAP ? k : TOKEN_CAP ))
-  ntok=$((82 * tf)); nev=$((31 * k))
-  pg="$work/pg-$k"; port=$((port + 1))
+for n in $EVENT_COUNTS; do
+  pg="$work/pg-$n"; port=$((port + 1))
   start_cluster "$pg" "$port"
-  dir=$(price_dir "$ntok")
-  python3 scripts/gen_study_inputs.py events "$nev" "$work/events-$k.rss"
-  t0=$(now); RUST_LOG=warn "$BIN" --pg-dir "$pg" prices import "$dir" >/dev/null; t1=$(now)
-  RUST_LOG=warn "$BIN" --pg-dir "$pg" ingest --feed "$work/events-$k.rss" >/dev/null; t2=$(now)
-  RUST_LOG=warn "$BIN" --pg-dir "$pg" study --all >/dev/null; t3=$(now)
-  bars=$(sql "$pg" "SELECT count(*) FROM price_bars")
-  bars_mb=$(sql "$pg" "SELECT pg_total_relation_size('price_bars') / 1048576")
-  pairs=$(sql "$pg" "SELECT count(*) FROM study_token_estimates")
-  res_mb=$(sql "$pg" "SELECT sum(pg_total_relation_size(c.oid)) / 1048576 FROM pg_class c WHERE relname LIKE 'study\_%' AND relkind = 'r'")
-  db_mb=$(sql "$pg" "SELECT pg_database_size(current_database()) / 1048576")
+  python3 scripts/gen_study_inputs.py events "$n" "$work/events-$n.rss"
+  RUST_LOG=warn "$BIN" --pg-dir "$pg" prices import "$dir" >/dev/null
+  ti=$(date +%s.%N)
+  RUST_LOG=warn "$BIN" --pg-dir "$pg" ingest --feed "$work/events-$n.rss" >/dev/null
+  t0=$(date +%s.%N)
+  RUST_LOG=warn /usr/bin/time -f '%M %P' -o "$work/time" "$BIN" --pg-dir "$pg" study --all >/dev/null
+  t1=$(date +%s.%N)
+  read -r rss cpu < "$work/time"
+  study_s=$(echo "$t1 - $t0" | bc)
+  pairs=$(sql "$pg" "SELECT count(*) FROM study_token_outcomes")
+  bytes=$(sql "$pg" "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'public' AND c.relname LIKE 'study\_%' AND c.relkind = 'r'")
   ev=$(sql "$pg" "SELECT event_id FROM event_impact ORDER BY impact_score DESC NULLS LAST LIMIT 1")
-  list_ms=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/?per_page=50" | awk '{printf "%.0f", $1 * 1000}')
-  event_ms=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/events/$ev" | awk '{printf "%.0f", $1 * 1000}')
-  cached_ms=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/?per_page=50" | awk '{printf "%.1f", $1 * 1000}')
-  printf '%-6s %8s %7s %11s %9s %9s %8s %10s %9s %9s %9s %10s %9s %9s\n' \
-    "${k}x" "$ntok" "$nev" "$bars" "$bars_mb" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")" \
-    "$pairs" "$(secs "$t2" "$t3")" "$res_mb" "$db_mb" "$list_ms" "$event_ms" "$cached_ms"
+  word=$(grep -o 'w[0-9]*' "$work/events-$n.rss" | sed -n 5p)
+  base="http://127.0.0.1:$port"
+  pages=""
+  for path in "/" "/?category=ai" "/?q=$word" "/?q=nosuchwordanywhere" "/events/$ev"; do
+    cold=$(ms "$base$path"); warm=$(ms "$base$path")
+    pages="$pages  $cold/$warm"
+  done
+  printf '%-8s %9.1f %10s %8.1f %9.0f %8.0f %7s %10.0f %7.0f | %s\n' "$n" "$(echo "$t0 - $ti" | bc)" "$pairs" "$study_s" \
+    "$(echo "$pairs / $study_s" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$cpu" \
+    "$(echo "$bytes / 1048576" | bc -l)" "$(echo "$bytes / $pairs" | bc -l)" "$pages"
   stop_cluster
-  rm -rf "$pg" "$work/prices-$ntok"
+  rm -rf "$pg"
 done
-
-if [ -n "$BARS_ONLY_FACTOR" ]; then
-  k=$BARS_ONLY_FACTOR; ntok=$((82 * k)); pg="$work/pg-bars"; port=$((port + 1))
-  start_cluster "$pg" "$port"
-  dir=$(price_dir "$ntok")
-  t0=$(now); RUST_LOG=warn "$BIN" --pg-dir "$pg" prices import "$dir" >/dev/null; t1=$(now)
-  bars=$(sql "$pg" "SELECT count(*) FROM price_bars")
-  bars_mb=$(sql "$pg" "SELECT pg_total_relation_size('price_bars') / 1048576")
-  t2=$(now); sql "$pg" "SELECT count(*), avg(close) FROM price_bars_hourly WHERE token = 'BTC' AND open_time >= '2025-01-01' AND open_time < '2025-02-01'" >/dev/null; t3=$(now)
-  echo "bars only, ${k}x: $ntok tokens, $bars bars, $bars_mb MB, import $(secs "$t0" "$t1") s ($(echo "$bars / ($t1 - $t0)" | bc) rows/s); one token-month read $(secs "$t2" "$t3") s"
-  stop_cluster
-fi

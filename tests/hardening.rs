@@ -643,6 +643,14 @@ async fn a_statement_past_its_limit_is_a_503_that_says_so() {
         .await
         .unwrap();
     assert_eq!(mode, "force_custom_plan");
+    // Commands and jobs keep PostgreSQL's default: their bulk writes' foreign-key checks
+    // are prepared statements, planned once rather than once a row.
+    let jobs = catalyst::db::connect(&db.url).await.unwrap();
+    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+        .fetch_one(&jobs)
+        .await
+        .unwrap();
+    assert_eq!(mode, "auto");
 }
 
 /// Issue 17: the list's filters moved from event_matches (row by row) to matching_events

@@ -1,6 +1,7 @@
 //! Database access: connection (external or private cluster), migrations, and the
 //! one-time seeding of the built-in taxonomy.
 
+pub mod copy;
 pub mod embedded;
 pub mod roles;
 
@@ -284,14 +285,14 @@ pub fn describe_target(options: &PgConnectOptions) -> String {
 /// start's migrations are slow by nature: they are no warning).
 pub async fn connect(url: &str) -> Result<PgPool, DbError> {
     let timeout = statement_timeout(STATEMENT_TIMEOUT_VAR, STATEMENT_TIMEOUT)?;
-    connect_limited(url, timeout).await
+    connect_with_plans(url, timeout, Plans::Auto).await
 }
 
 /// A pool on `url` for the web pages, its statements limited by
 /// [`WEB_STATEMENT_TIMEOUT_VAR`].
 pub async fn connect_web(url: &str) -> Result<PgPool, DbError> {
     let timeout = statement_timeout(WEB_STATEMENT_TIMEOUT_VAR, WEB_STATEMENT_TIMEOUT)?;
-    connect_limited(url, timeout).await
+    connect_with_plans(url, timeout, Plans::Custom).await
 }
 
 /// A second pool on the database of `pool`, for the web pages (their own statement
@@ -299,11 +300,34 @@ pub async fn connect_web(url: &str) -> Result<PgPool, DbError> {
 pub async fn web_pool_of(pool: &PgPool) -> Result<PgPool, DbError> {
     let timeout = statement_timeout(WEB_STATEMENT_TIMEOUT_VAR, WEB_STATEMENT_TIMEOUT)?;
     let options = (*pool.connect_options()).clone();
-    pool_with(options, timeout).await
+    pool_with(options, timeout, Plans::Custom).await
 }
 
-/// A pool on `url` whose statements run at most `timeout` (zero: no limit).
+/// How a pool's connections plan prepared statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plans {
+    /// PostgreSQL's default: a generic plan after five executions when it is no worse.
+    /// Bulk writes need it: every foreign-key check is a prepared statement, and planning
+    /// each one anew made the study's COPY 1.7x slower (docs/performance.md).
+    Auto,
+    /// Always planned with the parameters' values (`plan_cache_mode = force_custom_plan`):
+    /// the pages' filters are parameters that are mostly NULL, and a generic plan cannot
+    /// prune them (8 ms instead of 0.06 ms for the unfiltered list at 10,000 events).
+    Custom,
+}
+
+/// A pool for pages on `url` whose statements run at most `timeout` (zero: no limit).
 pub async fn connect_limited(url: &str, timeout: Duration) -> Result<PgPool, DbError> {
+    connect_with_plans(url, timeout, Plans::Custom).await
+}
+
+/// A pool on `url` whose statements run at most `timeout` (zero: no limit), planned as
+/// `plans` says.
+pub async fn connect_with_plans(
+    url: &str,
+    timeout: Duration,
+    plans: Plans,
+) -> Result<PgPool, DbError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(DbError::BadUrl)?
         .log_statements(log::LevelFilter::Debug)
@@ -318,17 +342,22 @@ pub async fn connect_limited(url: &str, timeout: Duration) -> Result<PgPool, DbE
         .await
         .map_err(connect_error)?;
     probe.close().await.ok();
-    pool_with(options, timeout).await
+    pool_with(options, timeout, plans).await
 }
 
-async fn pool_with(options: PgConnectOptions, timeout: Duration) -> Result<PgPool, DbError> {
+async fn pool_with(
+    options: PgConnectOptions,
+    timeout: Duration,
+    plans: Plans,
+) -> Result<PgPool, DbError> {
     let target = describe_target(&options);
-    // Set on every connection the pool opens, so no statement escapes it. Custom plans
-    // always: the list's filters are parameters that are mostly NULL, and the generic
-    // plan PostgreSQL switches to after five executions cannot prune them (8 ms instead
-    // of 0.06 ms for the unfiltered list at 10,000 events; docs/performance.md).
+    // Set on every connection the pool opens, so no statement escapes it.
+    let mode = match plans {
+        Plans::Auto => "auto",
+        Plans::Custom => "force_custom_plan",
+    };
     let limit = format!(
-        "SET statement_timeout = {}; SET plan_cache_mode = force_custom_plan",
+        "SET statement_timeout = {}; SET plan_cache_mode = {mode}",
         timeout.as_millis()
     );
     PgPoolOptions::new()

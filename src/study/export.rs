@@ -151,7 +151,7 @@ pub async fn export(
                FROM study_token_results r
                JOIN events e ON e.id = r.event_id
                JOIN tokens t ON t.id = r.token_id
-               JOIN study_token_estimates s
+               JOIN study_token_outcomes s
                  ON s.run_id = r.run_id AND s.event_id = r.event_id AND s.token_id = r.token_id
                WHERE r.run_id = $1
                ORDER BY e.event_time, r.event_id, t.symbol, r.window_start, r.window_end"#,

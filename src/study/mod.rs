@@ -18,6 +18,7 @@ pub mod store;
 pub mod universe;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rayon::prelude::*;
@@ -32,8 +33,9 @@ use universe::{TokenInput, Universe, UniverseError};
 
 use crate::prices::BarInterval;
 
-/// Events written per transaction.
-const SAVE_BATCH: usize = 200;
+/// Events computed, encoded and written together: memory holds two batches (the one being
+/// written and the next being computed), whatever the number of events.
+const SAVE_BATCH: usize = 250;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StudyError {
@@ -43,6 +45,10 @@ pub enum StudyError {
     NoPrices,
     #[error("database error in the study: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("writing the study's results: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("the study's computing thread failed: {0}")]
+    Worker(String),
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -61,9 +67,8 @@ pub struct StudyReport {
 }
 
 /// The per-event tables a run writes when it recomputes events.
-const STUDY_TABLES: [&str; 6] = [
-    "study_token_estimates",
-    "study_token_results",
+const STUDY_TABLES: [&str; 5] = [
+    "study_token_outcomes",
     "study_dropped_tokens",
     "study_category_results",
     "study_market_moves",
@@ -84,6 +89,7 @@ pub async fn run(
     let result = async {
         let mut tx = pool.begin().await?;
         store::lock_run(&mut tx, run_id).await?;
+        store::save_windows(&mut tx, run_id, params).await?;
         let (fingerprint, computed, scored) =
             run_inner(pool, &mut tx, params, opts, run_id, &events).await?;
         store::finish_run(&mut tx, run_id, "complete", Some(&fingerprint), computed).await?;
@@ -137,6 +143,8 @@ async fn run_inner(
         closes,
         alternative,
     } = load_universe(pool, params, events).await?;
+    // Shared with the thread that computes the tables while batches are written.
+    let universe = Arc::new(universe);
     let interval = params.interval;
     let bar0s: Vec<i64> = events
         .iter()
@@ -244,24 +252,20 @@ async fn run_inner(
                 || stored.get(&events[i].id).map(|s| &s.0) != Some(&fingerprints[i])
         })
         .collect();
-    let outcomes: Vec<(usize, EventOutcome)> = todo
-        .par_iter()
+    let computed = todo.len();
+    let jobs: Vec<(i64, EventInput)> = todo
+        .iter()
         .map(|&i| {
-            let input = EventInput {
-                bar0: bar0s[i],
-                excluded: excluded_of(i),
-            };
-            (i, engine::study_event(&universe, &input, params))
+            (
+                events[i].id,
+                EventInput {
+                    bar0: bar0s[i],
+                    excluded: excluded_of(i),
+                },
+            )
         })
         .collect();
-    let computed = outcomes.len();
-    let rows: Vec<(i64, String, EventOutcome)> = outcomes
-        .into_iter()
-        .map(|(i, o)| (events[i].id, fingerprints[i].clone(), o))
-        .collect();
-    for batch in rows.chunks(SAVE_BATCH) {
-        store::save_batch(&mut *tx, run_id, params, batch).await?;
-    }
+    write_outcomes(&mut *tx, run_id, params, &universe, jobs).await?;
 
     // A move shared by several stories is credited to one (attribution.rs).
     let bar_seconds = interval.seconds();
@@ -384,6 +388,80 @@ async fn run_inner(
         .collect();
     store::save_confounders(&mut *tx, run_id, &confounder_rows).await?;
     Ok((run_fp, computed, scored))
+}
+
+/// Compute, encode and write the tables of `jobs` in batches of [`SAVE_BATCH`] events: a
+/// blocking thread computes and encodes batch k + 1 (on all cores but one, with rayon)
+/// while the connection writes batch k, so the database's work and ours overlap and at
+/// most two batches are in memory.
+async fn write_outcomes(
+    tx: &mut PgConnection,
+    run_id: i64,
+    params: &StudyParams,
+    universe: &Arc<Universe>,
+    jobs: Vec<(i64, EventInput)>,
+) -> Result<(), StudyError> {
+    let copy_limit = crate::db::statement_timeout(
+        crate::db::STATEMENT_TIMEOUT_VAR,
+        crate::db::STATEMENT_TIMEOUT,
+    )
+    .unwrap_or(crate::db::STATEMENT_TIMEOUT);
+    let copy_limit = if copy_limit.is_zero() {
+        std::time::Duration::from_secs(u64::from(u32::MAX))
+    } else {
+        copy_limit
+    };
+    let started = std::time::Instant::now();
+    let mut batches = jobs
+        .chunks(SAVE_BATCH)
+        .map(<[(i64, EventInput)]>::to_vec)
+        .collect::<Vec<_>>()
+        .into_iter();
+    // The database takes a core to store the rows (its per-row work is the bottleneck), so
+    // the computation leaves it one: on 2 cores, one computes while the server stores.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .build()
+            .map_err(|e| StudyError::Worker(e.to_string()))?,
+    );
+    let spawn = |batch: Vec<(i64, EventInput)>| {
+        let universe = Arc::clone(universe);
+        let params = params.clone();
+        let threads = Arc::clone(&threads);
+        tokio::task::spawn_blocking(move || {
+            let outcomes: Vec<(i64, EventOutcome)> = threads.install(|| {
+                batch
+                    .into_par_iter()
+                    .map(|(id, input)| (id, engine::study_event(&universe, &input, &params)))
+                    .collect()
+            });
+            store::encode_batch(run_id, &params, &outcomes)
+        })
+    };
+    let mut pairs = 0;
+    let mut timings = store::WriteTimings::default();
+    let mut waited = 0.0;
+    let mut next = batches.next().map(spawn);
+    while let Some(handle) = next.take() {
+        let wait = std::time::Instant::now();
+        let encoded = handle
+            .await
+            .map_err(|e| StudyError::Worker(e.to_string()))?;
+        waited += wait.elapsed().as_secs_f64();
+        next = batches.next().map(spawn);
+        pairs += encoded.pairs;
+        store::write_batch(&mut *tx, run_id, encoded, copy_limit, &mut timings).await?;
+    }
+    tracing::info!(
+        pairs,
+        secs = started.elapsed().as_secs_f64(),
+        waiting_for_compute_secs = waited,
+        %timings,
+        "token-event results written"
+    );
+    Ok(())
 }
 
 /// The tokens whose own volume and volatility an event keeps: its subject tokens, the

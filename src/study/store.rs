@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::engine::{EventOutcome, StudyParams};
 use super::score::EventScore;
+use crate::db::copy::{copy_binary, BinaryRows, CopyError};
 use crate::prices::BarInterval;
 
 pub struct EventRow {
@@ -228,142 +229,217 @@ pub async fn stored_events(
     .collect())
 }
 
-/// Results of events that no longer exist are removed by the foreign keys; results of a
-/// recomputed event are replaced here, one transaction per batch. Rows go in with COPY:
-/// a run over thousands of events writes millions of rows.
-pub async fn save_batch(
-    conn: &mut PgConnection,
+/// A batch of events' results in binary COPY format, ready to write: encoding is pure CPU
+/// work, done off the async writer while the previous batch is written.
+pub struct EncodedBatch {
+    pub event_ids: Vec<i64>,
+    pub pairs: usize,
+    tables: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// Figures stored per token and window, in this order (study_token_outcomes.window_values).
+const WINDOW_FIGURES: usize = 6;
+
+/// Encode a batch of events' results (see [`write_batch`]).
+pub fn encode_batch(
     run_id: i64,
     params: &StudyParams,
-    batch: &[(i64, String, EventOutcome)],
-) -> Result<(), sqlx::Error> {
+    batch: &[(i64, EventOutcome)],
+) -> EncodedBatch {
     let interval = params.interval;
-    let ids: Vec<i64> = batch.iter().map(|b| b.0).collect();
-    let mut est = CopyRows::default();
-    let mut tok = CopyRows::default();
-    let mut dropped = CopyRows::default();
-    let mut cat = CopyRows::default();
-    let mut market = CopyRows::default();
-    for (event_id, _fingerprint, o) in batch {
+    let mut tok = BinaryRows::default();
+    let mut dropped = BinaryRows::default();
+    let mut cat = BinaryRows::default();
+    let mut market = BinaryRows::default();
+    let finite = |v: f64| Some(v).filter(|v| v.is_finite());
+    for (event_id, o) in batch {
         for t in &o.tokens {
-            est.row(&[
-                run_id.into(),
-                (*event_id).into(),
-                t.token_id.into(),
-                t.fit.alpha.into(),
-                t.fit.beta.into(),
-                t.fit.sigma.into(),
-                t.fit.df.into(),
-                (t.fit.m as i64).into(),
-                t.path_start.into(),
-                Cell::Array(&t.ar_path),
-            ]);
-            for w in &t.windows {
-                tok.row(&[
-                    run_id.into(),
-                    (*event_id).into(),
-                    t.token_id.into(),
-                    w.window.start.into(),
-                    w.window.end.into(),
-                    w.car.into(),
-                    w.variance.into(),
-                    Some(w.scar).filter(|v| v.is_finite()).into(),
-                    w.token_return.into(),
-                    w.market_return.into(),
-                    w.car_market_adjusted.into(),
-                ]);
-            }
+            // One row per token: the windows' figures in the run's window order.
+            let values = params.windows.iter().flat_map(|w| {
+                let tw = t.windows.iter().find(|x| x.window == *w);
+                let figures: [Option<f64>; WINDOW_FIGURES] = match tw {
+                    Some(x) => [
+                        Some(x.car),
+                        Some(x.variance),
+                        finite(x.scar),
+                        Some(x.token_return),
+                        Some(x.market_return),
+                        Some(x.car_market_adjusted),
+                    ],
+                    None => [None; WINDOW_FIGURES],
+                };
+                figures
+            });
+            tok.row(11)
+                .i64(run_id)
+                .i64(*event_id)
+                .i32(t.token_id)
+                .i32(t.fit.m as i32)
+                .f64(t.fit.alpha)
+                .f64(t.fit.beta)
+                .f64(t.fit.sigma)
+                .f64(t.fit.df)
+                .i32(t.path_start)
+                .f64_matrix(params.windows.len(), WINDOW_FIGURES, values)
+                .f32_array(&t.ar_path);
         }
         for (token_id, reason) in &o.dropped {
-            dropped.row(&[
-                run_id.into(),
-                (*event_id).into(),
-                (*token_id).into(),
-                Cell::Text(&reason.describe(interval)),
-            ]);
+            dropped
+                .row(4)
+                .i64(run_id)
+                .i64(*event_id)
+                .i32(*token_id)
+                .text(&reason.describe(interval));
         }
         for c in &o.categories {
-            let split = |t: Option<super::significance::Test>| {
-                (
-                    Cell::from(t.map(|t| t.stat)),
-                    Cell::from(t.map(|t| t.p).filter(|p| p.is_finite())),
-                )
-            };
-            let (cs_t, cs_p) = split(c.cross_sectional);
-            let (pz, pp) = split(c.patell);
-            let (bt, bp) = split(c.bmp);
-            let (kt, kp) = split(c.kolari_pynnonen);
-            let (pt, ptp) = split(c.portfolio);
-            let (rz, rp) = split(c.rank);
-            let (sz, sp) = split(c.sign);
+            let stat = |t: Option<super::significance::Test>| t.map(|t| t.stat);
+            let p = |t: Option<super::significance::Test>| t.map(|t| t.p).and_then(finite);
+            let r = cat
+                .row(28)
+                .i64(run_id)
+                .i64(*event_id)
+                .i32(c.category_id)
+                .i32(c.window.start)
+                .i32(c.window.end)
+                .i32(c.n as i32)
+                .f64(c.caar)
+                .opt_f64(c.caar_value_weighted)
+                .opt_f64(c.cross_sd)
+                .opt_f64(stat(c.cross_sectional))
+                .opt_f64(p(c.cross_sectional))
+                .opt_f64(stat(c.patell))
+                .opt_f64(p(c.patell))
+                .opt_f64(stat(c.bmp))
+                .opt_f64(p(c.bmp))
+                .opt_f64(stat(c.kolari_pynnonen))
+                .opt_f64(p(c.kolari_pynnonen))
+                .opt_f64(c.mean_cross_correlation)
+                .opt_f64(c.portfolio_car)
+                .opt_f64(stat(c.portfolio))
+                .opt_f64(p(c.portfolio))
+                .opt_f64(c.portfolio_sigma)
+                .opt_f64(stat(c.rank))
+                .opt_f64(p(c.rank))
+                .opt_f64(stat(c.sign))
+                .opt_f64(p(c.sign))
+                .i32(c.n_positive as i32);
             // The path is the same in every window: stored once, with the ranking window.
-            let path = if c.window == params.ranking_window {
-                Cell::Array(&c.caar_path)
+            if c.window == params.ranking_window {
+                r.f64_array(&c.caar_path);
             } else {
-                Cell::Null
-            };
-            cat.row(&[
-                run_id.into(),
-                (*event_id).into(),
-                c.category_id.into(),
-                c.window.start.into(),
-                c.window.end.into(),
-                (c.n as i64).into(),
-                c.caar.into(),
-                c.caar_value_weighted.into(),
-                c.cross_sd.into(),
-                cs_t,
-                cs_p,
-                pz,
-                pp,
-                bt,
-                bp,
-                kt,
-                kp,
-                c.mean_cross_correlation.into(),
-                c.portfolio_car.into(),
-                pt,
-                ptp,
-                c.portfolio_sigma.into(),
-                rz,
-                rp,
-                sz,
-                sp,
-                (c.n_positive as i64).into(),
-                path,
-            ]);
+                r.null();
+            }
         }
         for m in &o.market {
-            market.row(&[
-                run_id.into(),
-                (*event_id).into(),
-                m.window.start.into(),
-                m.window.end.into(),
-                m.market_return.into(),
-                m.z.into(),
-                m.p.into(),
-            ]);
+            market
+                .row(7)
+                .i64(run_id)
+                .i64(*event_id)
+                .i32(m.window.start)
+                .i32(m.window.end)
+                .f64(m.market_return)
+                .f64(m.z)
+                .f64(m.p);
         }
     }
-
-    delete_events(&mut *conn, run_id, &ids).await?;
-    // Column lists are constants; the data goes through COPY's text format.
-    for (table, rows) in [
-        ("study_token_estimates (run_id, event_id, token_id, alpha, beta, sigma, df, n_estimation, path_start, ar_path)", est),
-        ("study_token_results (run_id, event_id, token_id, window_start, window_end, car, car_variance, scar, token_return, market_return, car_market_adjusted)", tok),
+    let pairs = tok.rows();
+    let mut tables = Vec::new();
+    // Column lists are constants, in each table's column order.
+    for (target, rows) in [
+        ("study_token_outcomes (run_id, event_id, token_id, n_estimation, alpha, beta, sigma, df, path_start, window_values, ar_path)", tok),
         ("study_dropped_tokens (run_id, event_id, token_id, reason)", dropped),
         ("study_category_results (run_id, event_id, category_id, window_start, window_end, n_tokens, caar, caar_value_weighted, cross_sd, t_stat, p_value, patell_z, patell_p, bmp_t, bmp_p, kp_t, kp_p, mean_cross_correlation, portfolio_car, portfolio_t, portfolio_p, portfolio_sigma, rank_z, rank_p, sign_z, sign_p, n_positive, caar_path)", cat),
         ("study_market_moves (run_id, event_id, window_start, window_end, market_return, z, p_value)", market),
     ] {
-        if rows.buf.is_empty() {
-            continue;
+        if rows.rows() > 0 {
+            tables.push((target, rows.finish()));
         }
-        let mut copy = conn
-            .copy_in_raw(&format!("COPY {table} FROM STDIN"))
-            .await?;
-        copy.send(rows.buf.into_bytes()).await?;
-        copy.finish().await?;
     }
+    EncodedBatch {
+        event_ids: batch.iter().map(|b| b.0).collect(),
+        pairs,
+        tables,
+    }
+}
+
+/// Replace a batch of events' results: results of a recomputed event are deleted and
+/// written again (those of events that no longer exist go with the foreign keys). Rows go
+/// in with binary COPY, each limited to `copy_limit`.
+pub async fn write_batch(
+    conn: &mut PgConnection,
+    run_id: i64,
+    batch: EncodedBatch,
+    copy_limit: std::time::Duration,
+    timings: &mut WriteTimings,
+) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    delete_events(&mut *conn, run_id, &batch.event_ids).await?;
+    timings.add("delete", started.elapsed(), 0);
+    for (target, payload) in &batch.tables {
+        let started = std::time::Instant::now();
+        copy_binary(&mut *conn, target, payload, copy_limit).await?;
+        let table = target.split_whitespace().next().unwrap_or(target);
+        timings.add(table, started.elapsed(), payload.len());
+    }
+    Ok(())
+}
+
+/// Seconds and bytes spent per table by [`write_batch`], for the run's log line.
+#[derive(Debug, Default)]
+pub struct WriteTimings(Vec<(String, f64, usize)>);
+
+impl WriteTimings {
+    fn add(&mut self, table: &str, took: std::time::Duration, bytes: usize) {
+        match self.0.iter_mut().find(|t| t.0 == table) {
+            Some(t) => {
+                t.1 += took.as_secs_f64();
+                t.2 += bytes;
+            }
+            None => self.0.push((table.to_string(), took.as_secs_f64(), bytes)),
+        }
+    }
+}
+
+impl std::fmt::Display for WriteTimings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (table, secs, bytes)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{table} {secs:.1} s ({:.0} MB)", *bytes as f64 / 1e6)?;
+        }
+        Ok(())
+    }
+}
+
+/// Errors of the study's writes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+}
+
+/// Write the run's windows (window k's figures are `window_values[k]`): fixed by the run's
+/// parameters, so written once.
+pub async fn save_windows(
+    conn: &mut PgConnection,
+    run_id: i64,
+    params: &StudyParams,
+) -> Result<(), sqlx::Error> {
+    let starts: Vec<i32> = params.windows.iter().map(|w| w.start).collect();
+    let ends: Vec<i32> = params.windows.iter().map(|w| w.end).collect();
+    sqlx::query!(
+        r#"INSERT INTO study_run_windows (run_id, ord, window_start, window_end)
+           SELECT $1, w.ord, w.s, w.e FROM UNNEST($2::int4[], $3::int4[]) WITH ORDINALITY AS w(s, e, ord)
+           ON CONFLICT (run_id, ord) DO NOTHING"#,
+        run_id,
+        &starts,
+        &ends
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -483,7 +559,6 @@ enum Cell<'a> {
     Int(i64),
     Float(f64),
     Text(&'a str),
-    Array(&'a [f64]),
 }
 
 impl From<i64> for Cell<'_> {
@@ -507,7 +582,7 @@ impl<'a, T: Into<Cell<'a>>> From<Option<T>> for Cell<'a> {
     }
 }
 
-/// Rows in COPY's text format: tab-separated, `\N` for NULL, `{a,b}` for arrays.
+/// Rows in COPY's text format: tab-separated, `\N` for NULL.
 #[derive(Default)]
 struct CopyRows {
     buf: String,
@@ -538,16 +613,6 @@ impl CopyRows {
                         }
                     }
                 }
-                Cell::Array(xs) => {
-                    self.buf.push('{');
-                    for (j, x) in xs.iter().enumerate() {
-                        if j > 0 {
-                            self.buf.push(',');
-                        }
-                        push_float(&mut self.buf, *x);
-                    }
-                    self.buf.push('}');
-                }
             }
         }
         self.buf.push('\n');
@@ -573,12 +638,7 @@ async fn delete_events(
 ) -> Result<(), sqlx::Error> {
     for stmt in [
         sqlx::query!(
-            "DELETE FROM study_token_estimates WHERE run_id = $1 AND event_id = ANY($2)",
-            run_id,
-            ids
-        ),
-        sqlx::query!(
-            "DELETE FROM study_token_results WHERE run_id = $1 AND event_id = ANY($2)",
+            "DELETE FROM study_token_outcomes WHERE run_id = $1 AND event_id = ANY($2)",
             run_id,
             ids
         ),

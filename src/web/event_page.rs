@@ -536,7 +536,9 @@ pub async fn show(
     });
 
     let token_rows = sqlx::query!(
-        r#"SELECT t.symbol, t.name, r.window_start, r.window_end, r.car, r.scar, r.token_return,
+        r#"SELECT t.symbol, t.name, w.window_start, w.window_end,
+                  s.window_values[w.ord][1] AS "car!", s.window_values[w.ord][3] AS scar,
+                  s.window_values[w.ord][4] AS "token_return!",
                   s.alpha, s.beta, s.sigma,
                   (t.id IN (SELECT g.token_id FROM event_token_tags g
                             WHERE g.event_id = $2 AND NOT g.ambiguous
@@ -545,11 +547,10 @@ pub async fn show(
                                JOIN event_category_tags g ON g.category_id = tc.category_id
                                WHERE g.event_id = $2
                                  AND COALESCE(g.salience, 'subject') = 'subject')) AS "is_subject!"
-           FROM study_token_results r
-           JOIN tokens t ON t.id = r.token_id
-           JOIN study_token_estimates s
-             ON s.run_id = r.run_id AND s.event_id = r.event_id AND s.token_id = r.token_id
-           WHERE r.run_id = $1 AND r.event_id = $2"#,
+           FROM study_token_outcomes s
+           JOIN study_run_windows w ON w.run_id = s.run_id
+           JOIN tokens t ON t.id = s.token_id
+           WHERE s.run_id = $1 AND s.event_id = $2"#,
         run_id,
         id
     )

@@ -137,7 +137,9 @@ pub async fn token_events(
     window: Window,
 ) -> Result<(Vec<HistoryRow>, Vec<HistoryRow>), sqlx::Error> {
     let rows = sqlx::query!(
-        r#"SELECT e.id, e.event_time, e.time_precision, e.headline, r.car, r.scar, r.token_return,
+        r#"SELECT e.id, e.event_time, e.time_precision, e.headline,
+                  r.window_values[w.ord][1] AS "car!", r.window_values[w.ord][3] AS scar,
+                  r.window_values[w.ord][4] AS "token_return!",
                   sc.impact_score AS "impact_score?", sc.p_value AS "p_value?",
                   (EXISTS (SELECT 1 FROM event_token_tags g WHERE g.event_id = e.id
                            AND g.token_id = $2 AND NOT g.ambiguous
@@ -147,11 +149,13 @@ pub async fn token_events(
                               WHERE g.event_id = e.id AND tc.token_id = $2
                                 AND COALESCE(g.salience, 'subject') = 'subject')) AS "subject!",
                   COALESCE(sc.driver = 'market' OR sc.top_kind = 'market', false) AS "market!"
-           FROM study_token_results r
+           FROM study_token_outcomes r
+           JOIN study_run_windows w ON w.run_id = r.run_id
+             AND w.window_start = $3 AND w.window_end = $4
            JOIN events e ON e.id = r.event_id
            LEFT JOIN study_event_scores sc ON sc.run_id = r.run_id AND sc.event_id = r.event_id
-           WHERE r.run_id = $1 AND r.token_id = $2 AND r.window_start = $3 AND r.window_end = $4
-           ORDER BY abs(COALESCE(r.scar, 0)) DESC, e.event_time DESC"#,
+           WHERE r.run_id = $1 AND r.token_id = $2
+           ORDER BY abs(COALESCE(r.window_values[w.ord][3], 0)) DESC, e.event_time DESC"#,
         run_id,
         token_id,
         window.start,

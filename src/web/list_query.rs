@@ -487,7 +487,7 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
                     (SELECT r.caar_path FROM study_category_results r
                      WHERE r.run_id = $1 AND r.event_id = p.id AND r.category_id = sc.top_category_id
                        AND r.window_start = $14 AND r.window_end = $15),
-                    (SELECT te.ar_path FROM study_token_estimates te
+                    (SELECT te.ar_path::float8[] FROM study_token_outcomes te
                      WHERE te.run_id = $1 AND te.event_id = p.id AND te.token_id = sc.top_token_id)
                   ) AS "path?",
                   (sc.top_token_id IS NOT NULL) AS "path_is_ar!"

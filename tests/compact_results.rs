@@ -1,0 +1,152 @@
+//! Migration 0019 stores token results compactly (one row per event and token); the old
+//! tables become views with the same columns. Results stored before the migration must
+//! read back the same through those views.
+
+mod common;
+
+use sqlx::{Connection, PgConnection, PgPool, Row};
+
+/// The migration files numbered up to `last`, in order.
+fn migrations_up_to(last: u32) -> Vec<(u32, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<(u32, String)> = std::fs::read_dir(&dir)
+        .expect("migrations folder")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let name = path.file_name()?.to_str()?.to_string();
+            let version: u32 = name.split('_').next()?.parse().ok()?;
+            if version > last || !name.ends_with(".sql") {
+                return None;
+            }
+            Some((version, std::fs::read_to_string(&path).ok()?))
+        })
+        .collect();
+    files.sort_by_key(|f| f.0);
+    files
+}
+
+async fn apply(pool: &PgPool, sql: &str) {
+    sqlx::raw_sql(sql)
+        .execute(pool)
+        .await
+        .expect("migration applies");
+}
+
+#[tokio::test]
+async fn results_stored_before_the_compact_layout_read_back_the_same() {
+    let db = common::test_db().await;
+    // A database of its own, migrated up to 0018 by hand.
+    let name = format!("catalyst_up_{}", std::process::id());
+    let admin_url = common::with_database(&db.url, "postgres");
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let pool = PgPool::connect(&common::with_database(&db.url, &name))
+        .await
+        .unwrap();
+    let files = migrations_up_to(19);
+    assert_eq!(files.last().map(|f| f.0), Some(19));
+    for (version, sql) in files.iter().filter(|f| f.0 <= 18) {
+        assert!(*version <= 18);
+        apply(&pool, sql).await;
+    }
+
+    // Two windows in the run's parameters, in this order: [0, 24) then [-24, 0).
+    apply(
+        &pool,
+        r#"INSERT INTO tokens (id, symbol, name) OVERRIDING SYSTEM VALUE VALUES (1, 'FET', 'Fetch.ai'), (2, 'NEAR', 'NEAR');
+           INSERT INTO events (id, event_time, headline) OVERRIDING SYSTEM VALUE VALUES (7, '2025-01-27 06:00Z', 'A story');
+           INSERT INTO study_runs (id, params_key, model, return_kind, market_proxy, interval, params, status) OVERRIDING SYSTEM VALUE
+           VALUES (3, 'k', 'market-model', 'simple', 'btc', '1h',
+                   '{"windows": [{"start": 0, "end": 24}, {"start": -24, "end": 0}]}', 'complete');
+           INSERT INTO study_token_estimates VALUES
+             (3, 7, 1, 0.001, 1.2, 0.02, 718, 720, -25, '{0.5, -0.25, 0.125}'),
+             (3, 7, 2, -0.002, 0.9, 0.03, 717, 719, -25, '{0.0625, -0.75}');
+           INSERT INTO study_token_results VALUES
+             (3, 7, 1, 0, 24, -0.12, 0.0096, -1.2247, -0.15, -0.064, -0.086),
+             (3, 7, 1, -24, 0, 0.01, 0.0096, NULL, 0.02, 0.01, 0.01),
+             (3, 7, 2, 0, 24, 0.05, 0.0216, 0.3402, -0.01, -0.064, 0.054),
+             (3, 7, 2, -24, 0, -0.02, 0.0216, -0.1361, -0.03, 0.01, -0.04);"#,
+    )
+    .await;
+    let before = snapshot(&pool).await;
+    assert_eq!(before.len(), 4);
+
+    apply(&pool, &files[files.len() - 1].1).await;
+    let after = snapshot(&pool).await;
+    assert_eq!(after, before, "the views read back what the tables held");
+
+    // Stored once per pair, with the run's windows numbered in parameter order.
+    let pairs: i64 = sqlx::query_scalar("SELECT count(*) FROM study_token_outcomes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(pairs, 2);
+    let windows: Vec<(i16, i32, i32)> = sqlx::query_as(
+        "SELECT ord, window_start, window_end FROM study_run_windows WHERE run_id = 3 ORDER BY ord",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(windows, vec![(1, 0, 24), (2, -24, 0)]);
+    // The token view of the public interface reads the same figures.
+    let fet: (f64, Option<f64>, f64) = sqlx::query_as(
+        "SELECT car, scar, beta FROM token_reaction_all_runs
+         WHERE token = 'FET' AND window_start = -24",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(fet, (0.01, None, 1.2));
+
+    pool.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+/// Every token-window row with its estimates, as text (exact: the paths held values that
+/// float4 represents exactly).
+async fn snapshot(pool: &PgPool) -> Vec<String> {
+    sqlx::query(
+        "SELECT r.token_id, r.window_start, r.window_end, r.car, r.car_variance, r.scar,
+                r.token_return, r.market_return, r.car_market_adjusted,
+                s.alpha, s.beta, s.sigma, s.df, s.n_estimation, s.path_start, s.ar_path
+         FROM study_token_results r
+         JOIN study_token_estimates s USING (run_id, event_id, token_id)
+         ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        format!(
+            "{} [{},{}) car {} var {} scar {:?} ret {} mkt {} adj {} | a {} b {} s {} df {} m {} from {} path {:?}",
+            r.get::<i32, _>(0),
+            r.get::<i32, _>(1),
+            r.get::<i32, _>(2),
+            r.get::<f64, _>(3),
+            r.get::<f64, _>(4),
+            r.get::<Option<f64>, _>(5),
+            r.get::<f64, _>(6),
+            r.get::<f64, _>(7),
+            r.get::<f64, _>(8),
+            r.get::<f64, _>(9),
+            r.get::<f64, _>(10),
+            r.get::<f64, _>(11),
+            r.get::<f64, _>(12),
+            r.get::<i32, _>(13),
+            r.get::<i32, _>(14),
+            r.get::<Vec<f64>, _>(15),
+        )
+    })
+    .collect()
+}
