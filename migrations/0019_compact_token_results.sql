@@ -190,3 +190,13 @@ BEGIN
     END LOOP;
 END $$;
 
+
+------------------------------------------------------------------------------
+-- The pages at 100,000 events: counts without scans.
+------------------------------------------------------------------------------
+-- The front page counts the run's significant scores, and the live status the stories
+-- awaiting prices: both are few, and found through these partial indexes.
+CREATE INDEX study_event_scores_significant_idx ON study_event_scores (run_id)
+    WHERE p_value < 0.05;
+CREATE INDEX study_event_scores_awaiting_idx ON study_event_scores (run_id)
+    WHERE not_ranked_reason LIKE 'awaiting prices%';

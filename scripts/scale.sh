@@ -5,8 +5,10 @@
 # every event studies every token), then:
 #   - `study --all`: wall time, pairs/s, peak client memory (max RSS), CPU use (200% = both
 #     cores), and the study tables' size per token-event pair;
-#   - pages, each URL requested twice: cold (first request, rendered from the database)
-#     and warm (from the page cache). A cold figure is one request's total time at curl.
+#   - pages: cold is the median of five distinct URLs of a kind requested once each (five
+#     per_page sizes of the list, five words, five event pages: each rendered from the
+#     database, after a warm-up request), warm the median of five repeats of one of them
+#     (from the page cache). Times are curl's total per request on 127.0.0.1.
 #
 #   EVENT_COUNTS="1000 10000 100000" TOKENS=82 scripts/scale.sh
 #   EVENT_COUNTS="2000" TOKENS=1000 scripts/scale.sh      # 1,000 tokens
@@ -35,7 +37,14 @@ start_cluster() {  # $1: dir, $2: port. A long-lived `serve` holds the cluster u
 }
 stop_cluster() { kill "$holder"; wait "$holder" 2>/dev/null || true; holder=""; }
 sql() { psql "postgres://catalyst@localhost/catalyst?host=$1" -Atc "$2"; }
-ms() { curl -s -o /dev/null -w '%{time_total}' "$1" | awk '{printf "%.1f", $1 * 1000}'; }
+ms() { curl -s -o /dev/null -w '%{time_total}\n' "$1" | awk '{printf "%.2f\n", $1 * 1000}'; }
+median() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'; }
+cold_warm() {  # URLs of one kind: each once (cold), then the first five times (warm)
+  local cold warm u
+  cold=$(for u in "$@"; do ms "$u"; done | median)
+  warm=$(for _ in 1 2 3 4 5; do ms "$1"; done | median)
+  echo "$cold/$warm"
+}
 
 dir="$work/prices"
 mkdir -p "$dir"
@@ -60,14 +69,15 @@ for n in $EVENT_COUNTS; do
   study_s=$(echo "$t1 - $t0" | bc)
   pairs=$(sql "$pg" "SELECT count(*) FROM study_token_outcomes")
   bytes=$(sql "$pg" "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'public' AND c.relname LIKE 'study\_%' AND c.relkind = 'r'")
-  ev=$(sql "$pg" "SELECT event_id FROM event_impact ORDER BY impact_score DESC NULLS LAST LIMIT 1")
-  word=$(grep -o 'w[0-9]*' "$work/events-$n.rss" | sed -n 5p)
+  mapfile -t evs < <(sql "$pg" "SELECT event_id FROM event_impact ORDER BY impact_score DESC NULLS LAST, event_id LIMIT 5")
+  mapfile -t words < <(grep -o 'w[0-9]\+' "$work/events-$n.rss" | sed -n '5p;50p;500p;900p;990p')
   base="http://127.0.0.1:$port"
-  pages=""
-  for path in "/" "/?category=ai" "/?q=$word" "/?q=nosuchwordanywhere" "/events/$ev"; do
-    cold=$(ms "$base$path"); warm=$(ms "$base$path")
-    pages="$pages  $cold/$warm"
-  done
+  curl -s -o /dev/null "$base/?per_page=10"   # warm-up: connections, templates
+  pages="  $(cold_warm "$base/?per_page="{46..50})"
+  pages="$pages  $(cold_warm "$base/?category=ai&per_page="{46..50})"
+  pages="$pages  $(cold_warm "${words[@]/#/$base/?q=}")"
+  pages="$pages  $(cold_warm "$base/?q=nosuchword"{1..5})"
+  pages="$pages  $(cold_warm "${evs[@]/#/$base/events/}")"
   printf '%-8s %9.1f %10s %8.1f %9.0f %8.0f %7s %10.0f %7.0f | %s\n' "$n" "$(echo "$t0 - $ti" | bc)" "$pairs" "$study_s" \
     "$(echo "$pairs / $study_s" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$cpu" \
     "$(echo "$bytes / 1048576" | bc -l)" "$(echo "$bytes / $pairs" | bc -l)" "$pages"

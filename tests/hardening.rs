@@ -643,6 +643,12 @@ async fn a_statement_past_its_limit_is_a_503_that_says_so() {
         .await
         .unwrap();
     assert_eq!(mode, "force_custom_plan");
+    // And are never JIT-compiled (compiling cost more than the page's queries).
+    let jit: String = sqlx::query_scalar("SHOW jit")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(jit, "off");
     // Commands and jobs keep PostgreSQL's default: their bulk writes' foreign-key checks
     // are prepared statements, planned once rather than once a row.
     let jobs = catalyst::db::connect(&db.url).await.unwrap();

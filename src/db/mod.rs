@@ -303,16 +303,20 @@ pub async fn web_pool_of(pool: &PgPool) -> Result<PgPool, DbError> {
     pool_with(options, timeout, Plans::Custom).await
 }
 
-/// How a pool's connections plan prepared statements.
+/// How a pool's connections plan their statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plans {
-    /// PostgreSQL's default: a generic plan after five executions when it is no worse.
-    /// Bulk writes need it: every foreign-key check is a prepared statement, and planning
-    /// each one anew made the study's COPY 1.7x slower (docs/performance.md).
+    /// PostgreSQL's defaults: a generic plan after five executions when it is no worse,
+    /// JIT compilation of costly plans. Bulk writes need the first: every foreign-key
+    /// check is a prepared statement, and planning each one anew made the study's COPY
+    /// 1.7x slower (docs/performance.md).
     Auto,
-    /// Always planned with the parameters' values (`plan_cache_mode = force_custom_plan`):
-    /// the pages' filters are parameters that are mostly NULL, and a generic plan cannot
-    /// prune them (8 ms instead of 0.06 ms for the unfiltered list at 10,000 events).
+    /// The pages: always planned with the parameters' values (`plan_cache_mode =
+    /// force_custom_plan`: the filters are parameters that are mostly NULL, and a generic
+    /// plan cannot prune them: 8 ms instead of 0.06 ms for the unfiltered list at 10,000
+    /// events), and never JIT-compiled (`jit = off`: a page's queries read few rows, but
+    /// their cost estimates can pass `jit_above_cost`, and compiling took 30-60 ms of an
+    /// event page whose query runs in 1 ms).
     Custom,
 }
 
@@ -352,12 +356,12 @@ async fn pool_with(
 ) -> Result<PgPool, DbError> {
     let target = describe_target(&options);
     // Set on every connection the pool opens, so no statement escapes it.
-    let mode = match plans {
-        Plans::Auto => "auto",
-        Plans::Custom => "force_custom_plan",
+    let planning = match plans {
+        Plans::Auto => "SET plan_cache_mode = auto",
+        Plans::Custom => "SET plan_cache_mode = force_custom_plan; SET jit = off",
     };
     let limit = format!(
-        "SET statement_timeout = {}; SET plan_cache_mode = {mode}",
+        "SET statement_timeout = {}; {planning}",
         timeout.as_millis()
     );
     PgPoolOptions::new()

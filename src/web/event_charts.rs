@@ -59,9 +59,15 @@ pub async fn price_chart(
                   (t.id IN (SELECT token_id FROM subject_tokens)) AS "is_subject!",
                   (SELECT array_agg(sc.name ORDER BY sc.name) FROM subject_categories sc
                    JOIN token_categories tc ON tc.category_id = sc.id WHERE tc.token_id = t.id) AS "categories?"
-           FROM price_bars b JOIN tokens t ON t.id = b.token_id
-           WHERE b.interval = $1 AND b.open_time BETWEEN $2 AND $3
-             AND (t.symbol = $5 OR t.id IN (SELECT token_id FROM subject_tokens)
+           FROM tokens t
+           -- Per token through the primary key: joined flat, the planner scanned every
+           -- token's bars in the time range (a parallel scan of all 936 k hourly bars,
+           -- 65 ms at any number of events). OFFSET 0 keeps the subquery per token.
+           CROSS JOIN LATERAL (
+             SELECT b.open_time, b.close FROM price_bars b
+             WHERE b.token_id = t.id AND b.interval = $1 AND b.open_time BETWEEN $2 AND $3
+             OFFSET 0) b
+           WHERE (t.symbol = $5 OR t.id IN (SELECT token_id FROM subject_tokens)
                   OR t.id IN (SELECT tc.token_id FROM token_categories tc
                               WHERE tc.category_id IN (SELECT id FROM subject_categories)))
            ORDER BY t.symbol, b.open_time"#,

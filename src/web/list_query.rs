@@ -741,23 +741,82 @@ pub async fn overview(
     run: Option<&(i64, StudyParams)>,
 ) -> Result<(ListCounts, Vec<TimelinePoint>), WebError> {
     let b = Bound::of(filter, run);
-    let matching = sqlx::query!(
+    let unfiltered = [
+        &filter.q,
+        &filter.category,
+        &filter.token,
+        &filter.kind,
+        &filter.source,
+    ]
+    .iter()
+    .all(|v| blank(v).is_none())
+        && b.from.is_none()
+        && b.to.is_none()
+        && b.min_score.is_none()
+        && b.max_p.is_none()
+        && b.mode != "caar";
+    // The counts over every matching story. Unfiltered (the front page), two index-only
+    // counts: the stories, and the run's significant scores (every score's story exists).
+    let counts = if unfiltered {
+        sqlx::query_as!(
+            ListCounts,
+            r#"SELECT (SELECT count(*) FROM events) AS "events!",
+                      (SELECT count(*) FROM study_event_scores
+                       WHERE run_id = $1 AND p_value < $2) AS "significant!""#,
+            b.run_id,
+            SIGNIFICANT_P
+        )
+        .fetch_one(pool)
+        .await?
+    } else {
+        sqlx::query_as!(
+            ListCounts,
+            r#"SELECT count(*) AS "events!",
+                      count(*) FILTER (WHERE sc.p_value < $15) AS "significant!"
+               FROM matching_events($2, $3, $4, $5, $6, $9, $10) e
+               LEFT JOIN study_event_scores sc ON sc.run_id = $1 AND sc.event_id = e.id
+               WHERE ($7::float8 IS NULL OR sc.impact_score >= $7)
+                 AND ($8::float8 IS NULL OR sc.p_value < $8)
+                 AND ($11::text <> 'caar' OR EXISTS (
+                       SELECT 1 FROM study_category_results cr
+                       WHERE cr.run_id = $1 AND cr.event_id = e.id
+                         AND cr.category_id = (SELECT id FROM categories WHERE slug = $12)
+                         AND cr.window_start = $13 AND cr.window_end = $14))"#,
+            b.run_id,
+            filter.q,
+            filter.category,
+            filter.token,
+            b.from,
+            b.to,
+            b.min_score,
+            b.max_p,
+            filter.kind,
+            filter.source,
+            b.mode,
+            filter.sort_category,
+            b.caar_window.start,
+            b.caar_window.end,
+            SIGNIFICANT_P
+        )
+        .fetch_one(pool)
+        .await?
+    };
+    // The timeline: the highest ranked matching stories, walked down the rank index.
+    let ranked = sqlx::query!(
         r#"SELECT e.id AS "id!", e.event_time AS "event_time!", e.headline AS "headline!",
-                  sc.impact_score AS "impact_score?",
-                  sc.top_value AS "top_value?", sc.p_value AS "p_value?",
-                  COALESCE(sc.rank_key >= 0, false) AS "ranked!",
-                  count(*) OVER () AS "events!",
-                  count(*) FILTER (WHERE sc.p_value < $16) OVER () AS "significant!"
-           FROM matching_events($2, $3, $4, $5, $6, $9, $10) e
-           LEFT JOIN study_event_scores sc ON sc.run_id = $1 AND sc.event_id = e.id
-           WHERE ($7::float8 IS NULL OR sc.impact_score >= $7)
+                  sc.impact_score AS "impact_score!", sc.top_value AS "top_value?",
+                  sc.p_value AS "p_value?"
+           FROM study_event_scores sc
+           JOIN matching_events($2, $3, $4, $5, $6, $9, $10) e ON e.id = sc.event_id
+           WHERE sc.run_id = $1 AND sc.rank_key >= 0 AND sc.impact_score IS NOT NULL
+             AND ($7::float8 IS NULL OR sc.impact_score >= $7)
              AND ($8::float8 IS NULL OR sc.p_value < $8)
              AND ($11::text <> 'caar' OR EXISTS (
                    SELECT 1 FROM study_category_results cr
                    WHERE cr.run_id = $1 AND cr.event_id = e.id
                      AND cr.category_id = (SELECT id FROM categories WHERE slug = $12)
                      AND cr.window_start = $13 AND cr.window_end = $14))
-           ORDER BY sc.rank_key DESC NULLS LAST, e.id DESC
+           ORDER BY sc.rank_key DESC, sc.event_id DESC
            LIMIT $15"#,
         b.run_id,
         filter.q,
@@ -773,31 +832,19 @@ pub async fn overview(
         filter.sort_category,
         b.caar_window.start,
         b.caar_window.end,
-        TIMELINE_LIMIT,
-        SIGNIFICANT_P
+        TIMELINE_LIMIT
     )
     .fetch_all(pool)
     .await?;
-    // The counts are window aggregates: over every matching row, before the limit.
-    let counts = matching
-        .first()
-        .map(|r| ListCounts {
-            events: r.events,
-            significant: r.significant,
-        })
-        .unwrap_or_default();
-    let mut points: Vec<TimelinePoint> = matching
+    let mut points: Vec<TimelinePoint> = ranked
         .into_iter()
-        .filter(|r| r.ranked)
-        .filter_map(|r| {
-            Some(TimelinePoint {
-                id: r.id,
-                event_time: r.event_time,
-                headline: r.headline,
-                impact_score: r.impact_score?,
-                top_move: r.top_value,
-                significant: r.p_value.is_some_and(|p| p < SIGNIFICANT_P),
-            })
+        .map(|r| TimelinePoint {
+            id: r.id,
+            event_time: r.event_time,
+            headline: r.headline,
+            impact_score: r.impact_score,
+            top_move: r.top_value,
+            significant: r.p_value.is_some_and(|p| p < SIGNIFICANT_P),
         })
         .collect();
     points.sort_by_key(|p| p.event_time);

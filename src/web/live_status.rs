@@ -124,20 +124,37 @@ pub async fn live_status(pool: &PgPool) -> Result<LiveStatus, sqlx::Error> {
         total: r.total,
     });
     let (run_id, params) = shown_params(pool).await?;
-    let rows = sqlx::query!(
-        r#"SELECT e.id, e.event_time, e.headline, count(*) OVER () AS "n!"
-           FROM events e
-           LEFT JOIN study_event_scores sc ON sc.run_id = $1 AND sc.event_id = e.id
-           WHERE sc.event_id IS NULL OR sc.not_ranked_reason LIKE $2 || '%'
-           ORDER BY e.event_time DESC, e.id DESC
-           LIMIT $3"#,
+    // How many, without a scan: stories without a score of the run (every score's story
+    // exists), plus those whose score says it awaits prices. Usually none: then the list
+    // below is not walked at all.
+    let total = sqlx::query_scalar!(
+        r#"SELECT (SELECT count(*) FROM events)
+                  - (SELECT count(*) FROM study_event_scores WHERE run_id = $1)
+                  + (SELECT count(*) FROM study_event_scores
+                     WHERE run_id = $1 AND not_ranked_reason LIKE $2 || '%') AS "n!""#,
         run_id,
-        AWAITING_PRICES,
-        AWAITING_SHOWN
+        AWAITING_PRICES
     )
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await?;
-    let total = rows.first().map_or(0, |r| r.n);
+    // The newest first, down the event-time index (the awaiting are the newest stories).
+    let rows = if total > 0 {
+        sqlx::query!(
+            r#"SELECT e.id, e.event_time, e.headline
+               FROM events e
+               LEFT JOIN study_event_scores sc ON sc.run_id = $1 AND sc.event_id = e.id
+               WHERE sc.event_id IS NULL OR sc.not_ranked_reason LIKE $2 || '%'
+               ORDER BY e.event_time DESC, e.id DESC
+               LIMIT $3"#,
+            run_id,
+            AWAITING_PRICES,
+            AWAITING_SHOWN
+        )
+        .fetch_all(pool)
+        .await?
+    } else {
+        Vec::new()
+    };
     let until = prices_until(pool, params.interval).await?;
     let awaiting: Vec<AwaitingStory> = rows
         .into_iter()
