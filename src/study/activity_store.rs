@@ -109,15 +109,20 @@ pub async fn load(pool: &PgPool, u: &Universe) -> Result<ActivityData, sqlx::Err
     })
 }
 
-/// Replace the run's activity rows with `rows` (event id, row).
-pub async fn save(
+/// Remove the run's activity rows, before a run writes its own with [`insert`].
+pub async fn clear(conn: &mut PgConnection, run_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM study_activity WHERE run_id = $1", run_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Add rows to the run's (after [`clear`], in chunks of events).
+pub async fn insert(
     conn: &mut PgConnection,
     run_id: i64,
     rows: &[(i64, ActivityRow)],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!("DELETE FROM study_activity WHERE run_id = $1", run_id)
-        .execute(&mut *conn)
-        .await?;
     for batch in rows.chunks(INSERT_BATCH) {
         let mut events = Vec::with_capacity(batch.len());
         let mut tokens: Vec<Option<i32>> = Vec::with_capacity(batch.len());

@@ -205,13 +205,14 @@ async fn run_inner(
         .enumerate()
         .map(|(i, s)| (i, s.impact))
         .collect();
-    let confounders = confounders(params, &bar0s, &impact);
+    let confounders = ConfounderIndex::new(params, &bar0s, &impact);
     let span = params.event_span();
     let excluded_of = |i: usize| -> Vec<(i64, i64)> {
         if !params.exclude_confounders {
             return Vec::new();
         }
-        confounders[i]
+        confounders
+            .of(i)
             .1
             .iter()
             .map(|&j| {
@@ -355,18 +356,24 @@ async fn run_inner(
         wanted.dedup();
         let null = activity::ActivityNull::build(&data, params, &hours, Some(&wanted));
         let null_secs = started.elapsed().as_secs_f64() - loaded;
-        let rows: Vec<(i64, activity::ActivityRow)> = (0..events.len())
-            .into_par_iter()
-            .flat_map_iter(|i| {
-                let tokens = activity_tokens(&universe, &events[i]);
-                activity::event_rows(&data, params, &null, bar0s[i], &tokens)
-                    .into_iter()
-                    .map(move |r| (events[i].id, r))
-            })
-            .collect();
-        activity_store::save(&mut *tx, run_id, &rows).await?;
+        // In chunks of events: dozens of rows per event add up at 100,000 events.
+        let mut written = 0;
+        activity_store::clear(&mut *tx, run_id).await?;
+        for chunk in (0..events.len()).collect::<Vec<_>>().chunks(2000) {
+            let rows: Vec<(i64, activity::ActivityRow)> = chunk
+                .par_iter()
+                .flat_map_iter(|&i| {
+                    let tokens = activity_tokens(&universe, &events[i]);
+                    activity::event_rows(&data, params, &null, bar0s[i], &tokens)
+                        .into_iter()
+                        .map(move |r| (events[i].id, r))
+                })
+                .collect();
+            activity_store::insert(&mut *tx, run_id, &rows).await?;
+            written += rows.len();
+        }
         tracing::info!(
-            rows = rows.len(),
+            rows = written,
             load_secs = loaded,
             null_secs,
             secs = started.elapsed().as_secs_f64(),
@@ -375,18 +382,21 @@ async fn run_inner(
     }
     let scored = ranked.len();
 
-    let confounder_rows: Vec<(i64, Vec<i64>, Vec<i64>)> = confounders
-        .into_iter()
-        .enumerate()
-        .map(|(i, (overlap, est))| {
-            (
-                events[i].id,
-                overlap.into_iter().map(|j| events[j].id).collect(),
-                est.into_iter().map(|j| events[j].id).collect(),
-            )
-        })
-        .collect();
-    store::save_confounders(&mut *tx, run_id, &confounder_rows).await?;
+    // In chunks: every event's lists at once are too many at 100,000 events.
+    for chunk in (0..events.len()).collect::<Vec<_>>().chunks(1000) {
+        let confounder_rows: Vec<(i64, Vec<i64>, Vec<i64>)> = chunk
+            .iter()
+            .map(|&i| {
+                let (overlap, est) = confounders.of(i);
+                (
+                    events[i].id,
+                    overlap.into_iter().map(|j| events[j].id).collect(),
+                    est.into_iter().map(|j| events[j].id).collect(),
+                )
+            })
+            .collect();
+        store::save_confounders(&mut *tx, run_id, &confounder_rows).await?;
+    }
     Ok((run_fp, computed, scored))
 }
 
@@ -568,43 +578,73 @@ pub fn confounders(
     bar0s: &[i64],
     scores: &HashMap<usize, Option<f64>>,
 ) -> Vec<(Vec<usize>, Vec<usize>)> {
-    let span = params.event_span();
-    let est = params.estimation;
-    let mut order: Vec<usize> = (0..bar0s.len()).collect();
-    order.sort_by_key(|&i| bar0s[i]);
-    let sorted: Vec<i64> = order.iter().map(|&i| bar0s[i]).collect();
-    (0..bar0s.len())
-        .map(|i| {
-            let b = bar0s[i];
-            let within = |lo: i64, hi: i64| {
-                let from = sorted.partition_point(|&x| x < lo);
-                let to = sorted.partition_point(|&x| x < hi);
-                order[from..to]
-                    .iter()
-                    .copied()
-                    .filter(|&j| j != i)
-                    .collect::<Vec<usize>>()
-            };
-            let len = i64::from(span.len());
-            let overlapping = within(b - len + 1, b + len);
-            // Another event's span [bj+span.start, bj+span.end) meets [b+est.start, b+est.end).
-            let in_estimation = within(
-                b + i64::from(est.start) - i64::from(span.end) + 1,
-                b + i64::from(est.end) - i64::from(span.start),
-            )
-            .into_iter()
-            .filter(|j| {
-                scores
-                    .get(j)
-                    .copied()
-                    .flatten()
-                    .is_some_and(|s| s >= params.confounder_score)
-            })
-            .filter(|j| !overlapping.contains(j))
-            .collect();
-            (overlapping, in_estimation)
+    let index = ConfounderIndex::new(params, bar0s, scores);
+    (0..bar0s.len()).map(|i| index.of(i)).collect()
+}
+
+/// The events by bar 0, to list one event's confounders at a time: with many events the
+/// lists of all of them do not fit in memory (100,000 events over 15 months overlap
+/// about 1,800 others each).
+pub struct ConfounderIndex<'a> {
+    params: &'a StudyParams,
+    bar0s: &'a [i64],
+    scores: &'a HashMap<usize, Option<f64>>,
+    order: Vec<usize>,
+    sorted: Vec<i64>,
+}
+
+impl<'a> ConfounderIndex<'a> {
+    pub fn new(
+        params: &'a StudyParams,
+        bar0s: &'a [i64],
+        scores: &'a HashMap<usize, Option<f64>>,
+    ) -> Self {
+        let mut order: Vec<usize> = (0..bar0s.len()).collect();
+        order.sort_by_key(|&i| bar0s[i]);
+        let sorted: Vec<i64> = order.iter().map(|&i| bar0s[i]).collect();
+        ConfounderIndex {
+            params,
+            bar0s,
+            scores,
+            order,
+            sorted,
+        }
+    }
+
+    /// Event `i`'s overlapping events and its estimation-window confounders.
+    pub fn of(&self, i: usize) -> (Vec<usize>, Vec<usize>) {
+        let params = self.params;
+        let span = params.event_span();
+        let est = params.estimation;
+        let b = self.bar0s[i];
+        let within = |lo: i64, hi: i64| {
+            let from = self.sorted.partition_point(|&x| x < lo);
+            let to = self.sorted.partition_point(|&x| x < hi);
+            self.order[from..to]
+                .iter()
+                .copied()
+                .filter(|&j| j != i)
+                .collect::<Vec<usize>>()
+        };
+        let len = i64::from(span.len());
+        let overlapping = within(b - len + 1, b + len);
+        // Another event's span [bj+span.start, bj+span.end) meets [b+est.start, b+est.end).
+        let in_estimation = within(
+            b + i64::from(est.start) - i64::from(span.end) + 1,
+            b + i64::from(est.end) - i64::from(span.start),
+        )
+        .into_iter()
+        .filter(|j| {
+            self.scores
+                .get(j)
+                .copied()
+                .flatten()
+                .is_some_and(|s| s >= params.confounder_score)
         })
-        .collect()
+        .filter(|j| !overlapping.contains(j))
+        .collect();
+        (overlapping, in_estimation)
+    }
 }
 
 /// Closes per token on the grid, and their prefix counts and sums (for fingerprints).
