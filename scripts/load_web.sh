@@ -43,7 +43,7 @@ RUST_LOG=warn "$BIN" --pg-dir "$pg" ingest --feed "$work/events.rss" >/dev/null
 RUST_LOG=warn "$BIN" --pg-dir "$pg" study --all
 event=$(curl -s "http://127.0.0.1:$port/api/v1/events?per_page=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"][0]["id"])')
 
-word=$(grep -o 'w[0-9]*' "$work/events.rss" | sed -n 5p)
+word=$(grep -o 'w[0-9]\+' "$work/events.rss" | sed -n 5p)
 
 # The peer: nginx serving the same HTML as a static file.
 mkdir -p "$work/www"
