@@ -150,3 +150,111 @@ async fn snapshot(pool: &PgPool) -> Vec<String> {
     })
     .collect()
 }
+
+/// A database of its own, migrated by hand up to `last`; dropped by [`Scratch::drop_db`].
+struct Scratch {
+    pool: PgPool,
+    admin: PgConnection,
+    name: String,
+}
+
+impl Scratch {
+    async fn migrated_to(last: u32, tag: &str) -> Scratch {
+        let db = common::test_db().await;
+        let name = format!("catalyst_{tag}_{}", std::process::id());
+        let admin_url = common::with_database(&db.url, "postgres");
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let pool = PgPool::connect(&common::with_database(&db.url, &name))
+            .await
+            .unwrap();
+        for (_, sql) in migrations_up_to(last) {
+            apply(&pool, &sql).await;
+        }
+        Scratch { pool, admin, name }
+    }
+
+    async fn drop_db(mut self) {
+        self.pool.close().await;
+        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .execute(&mut self.admin)
+            .await
+            .unwrap();
+    }
+}
+
+/// Rows of a query as JSON text, to compare before and after a migration.
+async fn rows_as_json(pool: &PgPool, sql: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, String>(&format!("SELECT to_jsonb(q)::text FROM ({sql}) q"))
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn category_results_stored_before_0020_read_back_the_same() {
+    let files = migrations_up_to(20);
+    assert_eq!(files.last().map(|f| f.0), Some(20));
+    let s = Scratch::migrated_to(19, "cat20").await;
+    let pool = &s.pool;
+    // Two windows, [0, 24) then [-24, 0); "ai" has both, "meme" only [0, 24); the path is
+    // on the ranking window's row, as 0001 stored it.
+    apply(
+        pool,
+        r#"INSERT INTO categories (id, slug, name) OVERRIDING SYSTEM VALUE VALUES (1, 'ai', 'AI'), (2, 'meme', 'Meme');
+           INSERT INTO events (id, event_time, headline) OVERRIDING SYSTEM VALUE VALUES (7, '2025-01-27 06:00Z', 'A story');
+           INSERT INTO study_runs (id, params_key, model, return_kind, market_proxy, interval, params, status) OVERRIDING SYSTEM VALUE
+           VALUES (3, 'k', 'market-model', 'simple', 'btc', '1h',
+                   '{"windows": [{"start": 0, "end": 24}, {"start": -24, "end": 0}],
+                     "ranking_window": {"start": 0, "end": 24}, "min_category_tokens": 2}', 'complete');
+           INSERT INTO study_run_windows VALUES (3, 1, 0, 24), (3, 2, -24, 0);
+           INSERT INTO study_category_results VALUES
+             (3, 7, 1, 0, 24, 4, -0.125, NULL, 0.05, -5.0, 0.015, -4.5, 0.0001, -3.25, 0.047, -2.5, 0.088, 0.4,
+              -0.12, -2.75, 0.0061, 0.031, -2.1, 0.035, -1.9, 0.057, 0, '{0, -0.5, -0.125}'),
+             (3, 7, 1, -24, 0, 4, 0.01, 0.02, 0.03, 0.66, 0.55, 0.5, 0.61, 0.4, 0.71, 0.3, 0.77, 0.4,
+              0.011, 0.2, 0.84, 0.031, NULL, NULL, 0.1, 0.92, 3, NULL),
+             (3, 7, 2, 0, 24, 2, 0.25, NULL, NULL, NULL, NULL, 1.5, 0.13, NULL, NULL, NULL, NULL, NULL,
+              0.24, 1.1, 0.46, 0.2, 0.3, 0.76, 1.4, 0.16, 2, '{0.25}');
+           INSERT INTO study_event_scores (run_id, event_id, impact_score, computed_at, input_fingerprint)
+           VALUES (3, 7, 2.5, now(), 'f');"#,
+    )
+    .await;
+    let table = "SELECT * FROM study_category_results ORDER BY category_id, window_start";
+    let reaction = "SELECT * FROM category_reaction_all_runs ORDER BY category, window_start";
+    let impact = "SELECT most_moved_category, most_moved_caar, most_moved_t FROM event_impact";
+    let before = (
+        rows_as_json(pool, table).await,
+        rows_as_json(pool, reaction).await,
+        rows_as_json(pool, impact).await,
+    );
+    assert_eq!(before.0.len(), 3);
+
+    apply(pool, &files[files.len() - 1].1).await;
+    let after_table = rows_as_json(pool, table).await;
+    // The path is stored once per category: the view shows it on every window's row.
+    let path_fixed: Vec<String> = before
+        .0
+        .iter()
+        .map(|r| r.replace(r#""caar_path": null"#, r#""caar_path": [0, -0.5, -0.125]"#))
+        .collect();
+    assert_eq!(after_table, path_fixed);
+    assert_eq!(rows_as_json(pool, reaction).await, before.1);
+    assert_eq!(rows_as_json(pool, impact).await, before.2);
+    assert!(before.2[0].contains(r#""most_moved_category": "meme""#));
+
+    let stored: Vec<(i32, i32)> = sqlx::query_as(
+        "SELECT category_id, array_length(window_values, 1) FROM study_category_outcomes ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, vec![(1, 2), (2, 2)]);
+    s.drop_db().await;
+}

@@ -70,7 +70,7 @@ pub struct StudyReport {
 const STUDY_TABLES: [&str; 5] = [
     "study_token_outcomes",
     "study_dropped_tokens",
-    "study_category_results",
+    "study_category_outcomes",
     "study_market_moves",
     "study_activity",
 ];

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::engine::{EventOutcome, StudyParams};
+use super::engine::{CategoryOutcome, EventOutcome, StudyParams};
 use super::score::EventScore;
+use super::significance::Test;
 use crate::db::copy::{copy_binary, BinaryRows, CopyError};
 use crate::prices::BarInterval;
 
@@ -240,6 +241,41 @@ pub struct EncodedBatch {
 /// Figures stored per token and window, in this order (study_token_outcomes.window_values).
 const WINDOW_FIGURES: usize = 6;
 
+/// Figures stored per category and window (study_category_outcomes.window_values), in the
+/// column order of the view study_category_results.
+const CATEGORY_FIGURES: usize = 22;
+
+/// One category's figures in one window, in [`CATEGORY_FIGURES`] order.
+fn category_figures(c: &CategoryOutcome) -> [Option<f64>; CATEGORY_FIGURES] {
+    let finite = |v: f64| Some(v).filter(|v| v.is_finite());
+    let stat = |t: Option<Test>| t.map(|t| t.stat);
+    let p = |t: Option<Test>| t.map(|t| t.p).and_then(finite);
+    [
+        Some(c.n as f64),
+        Some(c.caar),
+        c.caar_value_weighted,
+        c.cross_sd,
+        stat(c.cross_sectional),
+        p(c.cross_sectional),
+        stat(c.patell),
+        p(c.patell),
+        stat(c.bmp),
+        p(c.bmp),
+        stat(c.kolari_pynnonen),
+        p(c.kolari_pynnonen),
+        c.mean_cross_correlation,
+        c.portfolio_car,
+        stat(c.portfolio),
+        p(c.portfolio),
+        c.portfolio_sigma,
+        stat(c.rank),
+        p(c.rank),
+        stat(c.sign),
+        p(c.sign),
+        Some(c.n_positive as f64),
+    ]
+}
+
 /// Encode a batch of events' results (see [`write_batch`]).
 pub fn encode_batch(
     run_id: i64,
@@ -291,44 +327,38 @@ pub fn encode_batch(
                 .i32(*token_id)
                 .text(&reason.describe(interval));
         }
-        for c in &o.categories {
-            let stat = |t: Option<super::significance::Test>| t.map(|t| t.stat);
-            let p = |t: Option<super::significance::Test>| t.map(|t| t.p).and_then(finite);
+        // One row per category: the windows' figures in the run's window order.
+        let mut category_ids: Vec<i32> = o.categories.iter().map(|c| c.category_id).collect();
+        category_ids.sort_unstable();
+        category_ids.dedup();
+        for category_id in category_ids {
+            let of_category: Vec<&CategoryOutcome> = o
+                .categories
+                .iter()
+                .filter(|c| c.category_id == category_id)
+                .collect();
+            let values = params.windows.iter().flat_map(|w| {
+                match of_category.iter().find(|c| c.window == *w) {
+                    Some(c) => category_figures(c),
+                    None => [None; CATEGORY_FIGURES],
+                }
+            });
+            // The path is the same in every window: stored once.
+            let path = of_category
+                .iter()
+                .find(|c| c.window == params.ranking_window)
+                .or(of_category.first())
+                .map(|c| &c.caar_path);
             let r = cat
-                .row(28)
+                .row(5)
                 .i64(run_id)
                 .i64(*event_id)
-                .i32(c.category_id)
-                .i32(c.window.start)
-                .i32(c.window.end)
-                .i32(c.n as i32)
-                .f64(c.caar)
-                .opt_f64(c.caar_value_weighted)
-                .opt_f64(c.cross_sd)
-                .opt_f64(stat(c.cross_sectional))
-                .opt_f64(p(c.cross_sectional))
-                .opt_f64(stat(c.patell))
-                .opt_f64(p(c.patell))
-                .opt_f64(stat(c.bmp))
-                .opt_f64(p(c.bmp))
-                .opt_f64(stat(c.kolari_pynnonen))
-                .opt_f64(p(c.kolari_pynnonen))
-                .opt_f64(c.mean_cross_correlation)
-                .opt_f64(c.portfolio_car)
-                .opt_f64(stat(c.portfolio))
-                .opt_f64(p(c.portfolio))
-                .opt_f64(c.portfolio_sigma)
-                .opt_f64(stat(c.rank))
-                .opt_f64(p(c.rank))
-                .opt_f64(stat(c.sign))
-                .opt_f64(p(c.sign))
-                .i32(c.n_positive as i32);
-            // The path is the same in every window: stored once, with the ranking window.
-            if c.window == params.ranking_window {
-                r.f64_array(&c.caar_path);
-            } else {
-                r.null();
-            }
+                .i32(category_id)
+                .f64_matrix(params.windows.len(), CATEGORY_FIGURES, values);
+            match path {
+                Some(path) => r.f32_array(path),
+                None => r.null(),
+            };
         }
         for m in &o.market {
             market
@@ -348,7 +378,7 @@ pub fn encode_batch(
     for (target, rows) in [
         ("study_token_outcomes (run_id, event_id, token_id, n_estimation, alpha, beta, sigma, df, path_start, window_values, ar_path)", tok),
         ("study_dropped_tokens (run_id, event_id, token_id, reason)", dropped),
-        ("study_category_results (run_id, event_id, category_id, window_start, window_end, n_tokens, caar, caar_value_weighted, cross_sd, t_stat, p_value, patell_z, patell_p, bmp_t, bmp_p, kp_t, kp_p, mean_cross_correlation, portfolio_car, portfolio_t, portfolio_p, portfolio_sigma, rank_z, rank_p, sign_z, sign_p, n_positive, caar_path)", cat),
+        ("study_category_outcomes (run_id, event_id, category_id, window_values, caar_path)", cat),
         ("study_market_moves (run_id, event_id, window_start, window_end, market_return, z, p_value)", market),
     ] {
         if rows.rows() > 0 {
@@ -648,7 +678,7 @@ async fn delete_events(
             ids
         ),
         sqlx::query!(
-            "DELETE FROM study_category_results WHERE run_id = $1 AND event_id = ANY($2)",
+            "DELETE FROM study_category_outcomes WHERE run_id = $1 AND event_id = ANY($2)",
             run_id,
             ids
         ),

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use super::chart::{self, Chart, Line, XAxis};
 use crate::prices::BarInterval;
-use crate::study::engine::{bar_zero, Window};
+use crate::study::engine::bar_zero;
 use crate::study::StudyParams;
 
 /// At most this many tokens on the price chart beside the market and the categories.
@@ -176,19 +176,23 @@ pub async fn caar_chart(
     params: &StudyParams,
     shown: &[String],
 ) -> Result<String, sqlx::Error> {
-    let rw: Window = params.ranking_window;
+    // The ranking window's position among the run's windows (0 matches nothing).
+    let ranking_ord = params
+        .windows
+        .iter()
+        .position(|w| *w == params.ranking_window)
+        .map_or(0, |i| i as i32 + 1);
     let span = params.event_span();
     let rows = sqlx::query!(
-        r#"SELECT c.name, r.caar_path, r.portfolio_sigma
-           FROM study_category_results r JOIN categories c ON c.id = r.category_id
-           WHERE r.run_id = $1 AND r.event_id = $2 AND r.window_start = $3 AND r.window_end = $4
-             AND r.caar_path IS NOT NULL AND r.n_tokens >= $5
+        r#"SELECT c.name, r.caar_path::float8[] AS caar_path, r.window_values[$3][17] AS portfolio_sigma
+           FROM study_category_outcomes r JOIN categories c ON c.id = r.category_id
+           WHERE r.run_id = $1 AND r.event_id = $2
+             AND r.caar_path IS NOT NULL AND r.window_values[$3][1] >= $4
            ORDER BY c.name"#,
         run_id,
         event_id,
-        rw.start,
-        rw.end,
-        params.min_category_tokens as i32
+        ranking_ord,
+        params.min_category_tokens as f64
     )
     .fetch_all(pool)
     .await?;

@@ -477,10 +477,11 @@ pub async fn show(
     let top_category = score.as_ref().and_then(|s| s.top_category.clone());
 
     let cat_rows = sqlx::query!(
-        r#"SELECT c.name, c.slug, r.window_start, r.window_end, r.n_tokens, r.caar, r.caar_value_weighted,
+        r#"SELECT c.name, c.slug, r.window_start AS "window_start!", r.window_end AS "window_end!",
+                  r.n_tokens AS "n_tokens!", r.caar AS "caar!", r.caar_value_weighted,
                   r.t_stat, r.p_value, r.patell_z, r.bmp_t, r.kp_t, r.kp_p,
                   r.mean_cross_correlation, r.portfolio_car, r.portfolio_t, r.portfolio_p,
-                  r.rank_z, r.sign_z, r.n_positive
+                  r.rank_z, r.sign_z, r.n_positive AS "n_positive!"
            FROM study_category_results r JOIN categories c ON c.id = r.category_id
            WHERE r.run_id = $1 AND r.event_id = $2
            ORDER BY c.name"#,

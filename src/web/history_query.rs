@@ -80,7 +80,7 @@ pub async fn category_events(
     window: Window,
 ) -> Result<(Vec<HistoryRow>, Vec<HistoryRow>), sqlx::Error> {
     let rows = sqlx::query!(
-        r#"SELECT e.id, e.event_time, e.time_precision, e.headline, r.n_tokens, r.caar,
+        r#"SELECT e.id, e.event_time, e.time_precision, e.headline, r.n_tokens AS "n_tokens!", r.caar AS "caar!",
                   r.portfolio_car, r.portfolio_t, r.portfolio_p,
                   sc.impact_score AS "impact_score?", sc.p_value AS "p_value?",
                   EXISTS (SELECT 1 FROM event_category_tags g WHERE g.event_id = e.id

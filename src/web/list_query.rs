@@ -415,7 +415,6 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
     let b = Bound::of(&filter, run.as_ref());
     let (run_id, min_score, max_p, page_size, mode) =
         (b.run_id, b.min_score, b.max_p, b.page_size, b.mode);
-    let (caar_window, rw) = (b.caar_window, b.rw);
     // One static query: every filter is a parameter that is NULL when unused. User input
     // never becomes SQL text; the search goes through websearch_to_tsquery, safe with any
     // input. The page is cut (keyset, LIMIT) before its rows' details are looked up.
@@ -426,41 +425,43 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
              -- set filter is looked up once through its index, then probed per row.
              (SELECT sc.event_id AS id, sc.rank_key AS sort_key, NULL::float8 AS sort_caar
               FROM study_event_scores sc
-              JOIN matching_events($2, $3, $4, $5, $6, $17, $18) e ON e.id = sc.event_id
+              JOIN matching_events($2, $3, $4, $5, $6, $14, $15) e ON e.id = sc.event_id
               WHERE $9::text = 'impact' AND sc.run_id = $1
                 AND ($7::float8 IS NULL OR sc.impact_score >= $7)
-                AND ($19::float8 IS NULL OR sc.p_value < $19)
+                AND ($16::float8 IS NULL OR sc.p_value < $16)
                 AND ($8::float8 IS NULL OR (sc.rank_key, sc.event_id) < ($8, $10))
               ORDER BY sc.rank_key DESC, sc.event_id DESC
               LIMIT $11)
              UNION ALL
              (SELECT e.id, extract(epoch FROM e.event_time)::float8, NULL::float8
-              FROM matching_events($2, $3, $4, $5, $6, $17, $18) e
+              FROM matching_events($2, $3, $4, $5, $6, $14, $15) e
               WHERE $9::text = 'time'
-                AND (($7::float8 IS NULL AND $19::float8 IS NULL) OR EXISTS (
+                AND (($7::float8 IS NULL AND $16::float8 IS NULL) OR EXISTS (
                       SELECT 1 FROM study_event_scores sc
                       WHERE sc.run_id = $1 AND sc.event_id = e.id
                         AND ($7::float8 IS NULL OR sc.impact_score >= $7)
-                        AND ($19::float8 IS NULL OR sc.p_value < $19)))
+                        AND ($16::float8 IS NULL OR sc.p_value < $16)))
                 -- The cursor's time is read back from its event: exact, unlike a float.
                 AND ($8::float8 IS NULL OR (e.event_time, e.id) <
                      ((SELECT x.event_time FROM events x WHERE x.id = $10), $10))
               ORDER BY e.event_time DESC, e.id DESC
               LIMIT $11)
              UNION ALL
-             (SELECT cr.event_id, abs(cr.caar), cr.caar
-              FROM study_category_results cr
-              JOIN matching_events($2, $3, $4, $5, $6, $17, $18) e ON e.id = cr.event_id
-              WHERE $9::text = 'caar' AND cr.run_id = $1
-                AND cr.category_id = (SELECT id FROM categories WHERE slug = $16)
-                AND cr.window_start = $12 AND cr.window_end = $13
-                AND (($7::float8 IS NULL AND $19::float8 IS NULL) OR EXISTS (
+             -- window_values[$12][2] is the CAAR in the window at position $12: planned
+             -- with the parameter's value, it matches that position's index (0020).
+             (SELECT co.event_id, abs(co.window_values[$12][2]), co.window_values[$12][2]
+              FROM study_category_outcomes co
+              JOIN matching_events($2, $3, $4, $5, $6, $14, $15) e ON e.id = co.event_id
+              WHERE $9::text = 'caar' AND co.run_id = $1
+                AND co.category_id = (SELECT id FROM categories WHERE slug = $13)
+                AND abs(co.window_values[$12][2]) IS NOT NULL
+                AND (($7::float8 IS NULL AND $16::float8 IS NULL) OR EXISTS (
                       SELECT 1 FROM study_event_scores sc
-                      WHERE sc.run_id = $1 AND sc.event_id = cr.event_id
+                      WHERE sc.run_id = $1 AND sc.event_id = co.event_id
                         AND ($7::float8 IS NULL OR sc.impact_score >= $7)
-                        AND ($19::float8 IS NULL OR sc.p_value < $19)))
-                AND ($8::float8 IS NULL OR (abs(cr.caar), cr.event_id) < ($8, $10))
-              ORDER BY abs(cr.caar) DESC, cr.event_id DESC
+                        AND ($16::float8 IS NULL OR sc.p_value < $16)))
+                AND ($8::float8 IS NULL OR (abs(co.window_values[$12][2]), co.event_id) < ($8, $10))
+              ORDER BY abs(co.window_values[$12][2]) DESC NULLS LAST, co.event_id DESC
               LIMIT $11)
            )
            SELECT p.id AS "id!", e.event_time, e.headline, p.sort_key AS "sort_key!",
@@ -484,9 +485,8 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
                   (SELECT count(*) FROM study_event_scores o
                    WHERE o.run_id = $1 AND o.credited_to = p.id) AS "same_move_others!",
                   COALESCE(
-                    (SELECT r.caar_path FROM study_category_results r
-                     WHERE r.run_id = $1 AND r.event_id = p.id AND r.category_id = sc.top_category_id
-                       AND r.window_start = $14 AND r.window_end = $15),
+                    (SELECT r.caar_path::float8[] FROM study_category_outcomes r
+                     WHERE r.run_id = $1 AND r.event_id = p.id AND r.category_id = sc.top_category_id),
                     (SELECT te.ar_path::float8[] FROM study_token_outcomes te
                      WHERE te.run_id = $1 AND te.event_id = p.id AND te.token_id = sc.top_token_id)
                   ) AS "path?",
@@ -508,10 +508,7 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
         mode,
         filter.after.map(|a| a.1).unwrap_or(0),
         page_size + 1,
-        caar_window.start,
-        caar_window.end,
-        rw.start,
-        rw.end,
+        b.caar_ord,
         filter.sort_category,
         filter.kind,
         filter.source,
@@ -592,8 +589,10 @@ struct Bound {
     /// Exclusive: the day after `to`.
     to: Option<chrono::DateTime<chrono::Utc>>,
     mode: &'static str,
-    caar_window: Window,
-    rw: Window,
+    /// The position of the CAAR sort's window in the run's windows (1-based: the first
+    /// subscript of study_category_outcomes.window_values); 0, which matches nothing, when
+    /// the run has no such window.
+    caar_ord: i32,
 }
 
 impl Bound {
@@ -603,6 +602,7 @@ impl Bound {
             .map(|r| r.1.ranking_window)
             .unwrap_or(crate::study::engine::RANKING_WINDOW);
         let run_id = run.map(|r| r.0);
+        let caar_window = filter.caar_window.unwrap_or(rw);
         Bound {
             run_id,
             min_score: filter.min_score,
@@ -619,8 +619,9 @@ impl Bound {
                 (_, true) => "caar",
                 _ => "impact",
             },
-            caar_window: filter.caar_window.unwrap_or(rw),
-            rw,
+            caar_ord: run
+                .and_then(|r| r.1.windows.iter().position(|w| *w == caar_window))
+                .map_or(0, |i| i as i32 + 1),
         }
     }
 }
@@ -648,39 +649,39 @@ pub async fn prev_page(
     let above = sqlx::query!(
         r#"(SELECT sc.rank_key AS "k!", sc.event_id AS "id!"
             FROM study_event_scores sc
-            JOIN matching_events($2, $3, $4, $5, $6, $15, $16) e ON e.id = sc.event_id
+            JOIN matching_events($2, $3, $4, $5, $6, $14, $15) e ON e.id = sc.event_id
             WHERE $9::text = 'impact' AND sc.run_id = $1
               AND ($7::float8 IS NULL OR sc.impact_score >= $7)
-              AND ($17::float8 IS NULL OR sc.p_value < $17)
+              AND ($16::float8 IS NULL OR sc.p_value < $16)
               AND (sc.rank_key, sc.event_id) > ($8, $10)
             ORDER BY sc.rank_key, sc.event_id
             LIMIT $11)
            UNION ALL
            (SELECT extract(epoch FROM e.event_time)::float8, e.id
-            FROM matching_events($2, $3, $4, $5, $6, $15, $16) e
+            FROM matching_events($2, $3, $4, $5, $6, $14, $15) e
             WHERE $9::text = 'time'
-              AND (($7::float8 IS NULL AND $17::float8 IS NULL) OR EXISTS (
+              AND (($7::float8 IS NULL AND $16::float8 IS NULL) OR EXISTS (
                     SELECT 1 FROM study_event_scores sc
                     WHERE sc.run_id = $1 AND sc.event_id = e.id
                       AND ($7::float8 IS NULL OR sc.impact_score >= $7)
-                      AND ($17::float8 IS NULL OR sc.p_value < $17)))
+                      AND ($16::float8 IS NULL OR sc.p_value < $16)))
               AND (e.event_time, e.id) > ((SELECT x.event_time FROM events x WHERE x.id = $10), $10)
             ORDER BY e.event_time, e.id
             LIMIT $11)
            UNION ALL
-           (SELECT abs(cr.caar), cr.event_id
-            FROM study_category_results cr
-            JOIN matching_events($2, $3, $4, $5, $6, $15, $16) e ON e.id = cr.event_id
-            WHERE $9::text = 'caar' AND cr.run_id = $1
-              AND cr.category_id = (SELECT id FROM categories WHERE slug = $14)
-              AND cr.window_start = $12 AND cr.window_end = $13
-              AND (($7::float8 IS NULL AND $17::float8 IS NULL) OR EXISTS (
+           (SELECT abs(co.window_values[$12][2]), co.event_id
+            FROM study_category_outcomes co
+            JOIN matching_events($2, $3, $4, $5, $6, $14, $15) e ON e.id = co.event_id
+            WHERE $9::text = 'caar' AND co.run_id = $1
+              AND co.category_id = (SELECT id FROM categories WHERE slug = $13)
+              AND abs(co.window_values[$12][2]) IS NOT NULL
+              AND (($7::float8 IS NULL AND $16::float8 IS NULL) OR EXISTS (
                     SELECT 1 FROM study_event_scores sc
-                    WHERE sc.run_id = $1 AND sc.event_id = cr.event_id
+                    WHERE sc.run_id = $1 AND sc.event_id = co.event_id
                       AND ($7::float8 IS NULL OR sc.impact_score >= $7)
-                      AND ($17::float8 IS NULL OR sc.p_value < $17)))
-              AND (abs(cr.caar), cr.event_id) > ($8, $10)
-            ORDER BY abs(cr.caar), cr.event_id
+                      AND ($16::float8 IS NULL OR sc.p_value < $16)))
+              AND (abs(co.window_values[$12][2]), co.event_id) > ($8, $10)
+            ORDER BY abs(co.window_values[$12][2]) NULLS FIRST, co.event_id
             LIMIT $11)"#,
         b.run_id,
         filter.q,
@@ -693,8 +694,7 @@ pub async fn prev_page(
         b.mode,
         first.1,
         b.page_size + 1,
-        b.caar_window.start,
-        b.caar_window.end,
+        b.caar_ord,
         filter.sort_category,
         filter.kind,
         filter.source,
@@ -772,16 +772,16 @@ pub async fn overview(
         sqlx::query_as!(
             ListCounts,
             r#"SELECT count(*) AS "events!",
-                      count(*) FILTER (WHERE sc.p_value < $15) AS "significant!"
+                      count(*) FILTER (WHERE sc.p_value < $14) AS "significant!"
                FROM matching_events($2, $3, $4, $5, $6, $9, $10) e
                LEFT JOIN study_event_scores sc ON sc.run_id = $1 AND sc.event_id = e.id
                WHERE ($7::float8 IS NULL OR sc.impact_score >= $7)
                  AND ($8::float8 IS NULL OR sc.p_value < $8)
                  AND ($11::text <> 'caar' OR EXISTS (
-                       SELECT 1 FROM study_category_results cr
-                       WHERE cr.run_id = $1 AND cr.event_id = e.id
-                         AND cr.category_id = (SELECT id FROM categories WHERE slug = $12)
-                         AND cr.window_start = $13 AND cr.window_end = $14))"#,
+                       SELECT 1 FROM study_category_outcomes co
+                       WHERE co.run_id = $1 AND co.event_id = e.id
+                         AND co.category_id = (SELECT id FROM categories WHERE slug = $12)
+                         AND co.window_values[$13][2] IS NOT NULL))"#,
             b.run_id,
             filter.q,
             filter.category,
@@ -794,8 +794,7 @@ pub async fn overview(
             filter.source,
             b.mode,
             filter.sort_category,
-            b.caar_window.start,
-            b.caar_window.end,
+            b.caar_ord,
             SIGNIFICANT_P
         )
         .fetch_one(pool)
@@ -812,12 +811,12 @@ pub async fn overview(
              AND ($7::float8 IS NULL OR sc.impact_score >= $7)
              AND ($8::float8 IS NULL OR sc.p_value < $8)
              AND ($11::text <> 'caar' OR EXISTS (
-                   SELECT 1 FROM study_category_results cr
-                   WHERE cr.run_id = $1 AND cr.event_id = e.id
-                     AND cr.category_id = (SELECT id FROM categories WHERE slug = $12)
-                     AND cr.window_start = $13 AND cr.window_end = $14))
+                   SELECT 1 FROM study_category_outcomes co
+                   WHERE co.run_id = $1 AND co.event_id = e.id
+                     AND co.category_id = (SELECT id FROM categories WHERE slug = $12)
+                     AND co.window_values[$13][2] IS NOT NULL))
            ORDER BY sc.rank_key DESC, sc.event_id DESC
-           LIMIT $15"#,
+           LIMIT $14"#,
         b.run_id,
         filter.q,
         filter.category,
@@ -830,8 +829,7 @@ pub async fn overview(
         filter.source,
         b.mode,
         filter.sort_category,
-        b.caar_window.start,
-        b.caar_window.end,
+        b.caar_ord,
         TIMELINE_LIMIT
     )
     .fetch_all(pool)
