@@ -3,7 +3,8 @@
 //! Every write to a table the pages read bumps `data_version` (statement-level triggers,
 //! see the migration), so a page rendered at version v is exactly what a new render would
 //! give while the version is still v. A hit costs one primary-key read instead of the
-//! page's queries and rendering.
+//! page's queries and rendering. Requests that arrive together share that read
+//! ([`super::data_version`]).
 //!
 //! The cache is bounded per key: at most [`MAX_ENTRIES`] pages and [`MAX_TOTAL_BYTES`]
 //! in all, the least recently used page going first. No client can flush it by asking
@@ -26,6 +27,7 @@ use hashlink::LruCache;
 use sha2::Digest;
 use tokio::sync::watch;
 
+use super::data_version::VersionReads;
 use super::AppState;
 
 /// Pages kept at most.
@@ -140,6 +142,8 @@ impl Drop for FlightGuard {
 pub struct PageCache {
     pages: Arc<Mutex<Pages>>,
     flights: Flights,
+    /// The data version, read once for the requests that arrive together.
+    versions: VersionReads,
 }
 
 impl Default for PageCache {
@@ -147,6 +151,7 @@ impl Default for PageCache {
         PageCache {
             pages: Arc::new(Mutex::new(Pages::new(MAX_ENTRIES, MAX_TOTAL_BYTES))),
             flights: Default::default(),
+            versions: Default::default(),
         }
     }
 }
@@ -220,9 +225,9 @@ pub async fn serve_cached(State(state): State<AppState>, req: Request, next: Nex
     }
     let cache = &state.cache;
     let key = req.uri().to_string();
-    let version = sqlx::query_scalar!("SELECT version FROM data_version").fetch_one(&state.pool);
-    let version = match tokio::time::timeout(VERSION_TIMEOUT, version).await {
-        Ok(Ok(v)) => v,
+    let version = cache.versions.current(&state.pool, VERSION_TIMEOUT).await;
+    let version = match version {
+        Some(v) => v,
         // The database is down or stuck: a page rendered before is better than none (it
         // was right when the database last answered); without one, render live.
         _ => {

@@ -7,6 +7,7 @@ pub mod api_types;
 pub mod badge;
 pub mod cache;
 pub mod chart;
+pub mod data_version;
 pub mod error;
 pub mod event_activity;
 pub mod event_charts;
