@@ -59,7 +59,7 @@ if [ "$TOKENS" -gt 82 ]; then python3 scripts/gen_study_inputs.py tokens $((TOKE
 
 echo "== $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; catalyst $("$BIN" --version); PostgreSQL $(psql --version | awk '{print $3}'); $TOKENS tokens"
 printf '%-8s %9s %10s %8s %9s %8s %7s %10s %7s | %s\n' events ingest_s pairs study_s pairs/s rss_MB cpu% results_MB B/pair \
-  "pages ms, cold/warm: /  ?category=ai  ?q=word  ?q=(no match)  event"
+  "pages ms, cold/warm: /  ?category=ai  ?q=word  ?q=(no match)  event  sort=caar"
 port=18600
 for n in $EVENT_COUNTS; do
   pg="$work/pg-$n"; port=$((port + 1))
@@ -90,6 +90,7 @@ for n in $EVENT_COUNTS; do
   pages="$pages  $(cold_warm "${words[@]/#/$base/?q=}")"
   pages="$pages  $(cold_warm "$base/?q=nosuchword"{1..5})"
   pages="$pages  $(cold_warm "${evs[@]/#/$base/events/}")"
+  pages="$pages  $(cold_warm "$base/?sort=caar&sort_category=ai&window=0:24&per_page="{46..50})"
   printf '%-8s %9.1f %10s %8.1f %9.0f %8.0f %7s %10.0f %7.0f | %s\n' "$n" "$(echo "$t0 - $ti" | bc)" "$pairs" "$study_s" \
     "$(echo "$pairs / $study_s" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$cpu" \
     "$(echo "$bytes / 1048576" | bc -l)" "$(echo "$bytes / $pairs" | bc -l)" "$pages"
