@@ -13,10 +13,15 @@ CREATE TABLE study_category_outcomes (
     window_values  double precision[] NOT NULL
         CHECK (array_ndims(window_values) = 2 AND array_length(window_values, 2) = 22),
     caar_path      real[],
+    window_mask    integer NOT NULL CHECK (window_mask >= 0),
     PRIMARY KEY (run_id, event_id, category_id)
 );
 -- The foreign key's deletes of an event.
 CREATE INDEX study_category_outcomes_event_idx ON study_category_outcomes (event_id);
+-- The list's counts when it is sorted by a category's |CAAR| (which stories have one in
+-- the window): an index-only scan, where reading window_values would fetch every row.
+CREATE INDEX study_category_outcomes_category_idx ON study_category_outcomes
+    (run_id, category_id, event_id) INCLUDE (window_mask);
 -- The list sorted by a category's |CAAR| in a window walks one of these (keyset pages):
 -- an expression index cannot take the window as a parameter, so there is one per window
 -- position. The pages plan each query with its parameters (plan_cache_mode =
@@ -37,9 +42,11 @@ CREATE INDEX study_category_outcomes_caar6_idx ON study_category_outcomes
     (run_id, category_id, abs(window_values[6][2]) DESC NULLS LAST, event_id DESC);
 COMMENT ON TABLE study_category_outcomes IS 'Per study run, event and token category: every window''s CAAR and test battery, and the CAAR path, in one row. Read it through the views study_category_results (one row per window) and category_reaction.';
 COMMENT ON COLUMN study_category_outcomes.window_values IS 'Per window (first subscript: study_run_windows.ord), 22 figures in the column order of the view study_category_results: n_tokens, caar, caar_value_weighted, cross_sd, t_stat, p_value, patell_z, patell_p, bmp_t, bmp_p, kp_t, kp_p, mean_cross_correlation, portfolio_car, portfolio_t, portfolio_p, portfolio_sigma, rank_z, rank_p, sign_z, sign_p, n_positive. A window without results is a row of NULLs.';
+COMMENT ON COLUMN study_category_outcomes.window_mask IS 'Bit k - 1 set when window k (study_run_windows.ord) has results: the windows whose row of window_values is not NULL.';
 COMMENT ON COLUMN study_category_outcomes.caar_path IS 'Cumulative mean abnormal return per bar of the event span (from the span''s first bar), as float4 (7 significant digits): the same in every window.';
 
-INSERT INTO study_category_outcomes (run_id, event_id, category_id, window_values, caar_path)
+INSERT INTO study_category_outcomes (run_id, event_id, category_id, window_values, caar_path,
+                                     window_mask)
 SELECT k.run_id, k.event_id, k.category_id,
        (SELECT array_agg(COALESCE(
                    (SELECT ARRAY[r.n_tokens::float8, r.caar, r.caar_value_weighted, r.cross_sd, r.t_stat, r.p_value, r.patell_z, r.patell_p, r.bmp_t, r.bmp_p, r.kp_t, r.kp_p, r.mean_cross_correlation, r.portfolio_car, r.portfolio_t, r.portfolio_p, r.portfolio_sigma, r.rank_z, r.rank_p, r.sign_z, r.sign_p, r.n_positive::float8]
@@ -52,7 +59,13 @@ SELECT k.run_id, k.event_id, k.category_id,
        (SELECT r.caar_path::real[] FROM study_category_results r
         WHERE r.run_id = k.run_id AND r.event_id = k.event_id AND r.category_id = k.category_id
           AND r.caar_path IS NOT NULL
-        LIMIT 1)
+        LIMIT 1),
+       (SELECT COALESCE(sum(1 << (w.ord - 1)), 0)::integer
+        FROM study_run_windows w
+        JOIN study_category_results r ON r.run_id = k.run_id AND r.event_id = k.event_id
+            AND r.category_id = k.category_id AND r.window_start = w.window_start
+            AND r.window_end = w.window_end
+        WHERE w.run_id = k.run_id)
 FROM (SELECT DISTINCT run_id, event_id, category_id FROM study_category_results) k
 WHERE EXISTS (SELECT 1 FROM study_run_windows w WHERE w.run_id = k.run_id);
 

@@ -4,6 +4,7 @@
 # prints the figures. Uses a private PostgreSQL cluster in a temporary folder.
 #
 #   EVENTS=10000 PEER_EVENTS=300 SYN_TOKENS=500 SYN_EVENTS=2000 scripts/bench_study.sh
+#   SYN_TOKENS=0 scripts/bench_study.sh     # the real tokens only
 #
 # Needs the release build's dependencies, python3 with numpy and statsmodels, psql,
 # and ../shared/data.
@@ -62,7 +63,9 @@ run_set() {  # $1: label, $2: price dir, $3: events
 
 echo "== $(nproc) cores; catalyst $("$BIN" --version)"
 run_set real "$PRICES" "$EVENTS"
-mkdir -p "$work/syn"
-cp "$PRICES"/BTCUSDT.csv "$PRICES"/ETHUSDT.csv "$work/syn/"
-python3 scripts/gen_study_inputs.py tokens "$SYN_TOKENS" "$work/syn"
-run_set "synthetic-$SYN_TOKENS" "$work/syn" "$SYN_EVENTS"
+if [ "$SYN_TOKENS" -gt 0 ]; then   # SYN_TOKENS=0: the real set only
+  mkdir -p "$work/syn"
+  cp "$PRICES"/BTCUSDT.csv "$PRICES"/ETHUSDT.csv "$work/syn/"
+  python3 scripts/gen_study_inputs.py tokens "$SYN_TOKENS" "$work/syn"
+  run_set "synthetic-$SYN_TOKENS" "$work/syn" "$SYN_EVENTS"
+fi

@@ -249,12 +249,15 @@ async fn category_results_stored_before_0020_read_back_the_same() {
     assert_eq!(rows_as_json(pool, impact).await, before.2);
     assert!(before.2[0].contains(r#""most_moved_category": "meme""#));
 
-    let stored: Vec<(i32, i32)> = sqlx::query_as(
-        "SELECT category_id, array_length(window_values, 1) FROM study_category_outcomes ORDER BY 1",
+    // One row per category, both windows in its array; the mask marks the windows with
+    // results ("meme" has only the first).
+    let stored: Vec<(i32, i32, i32)> = sqlx::query_as(
+        "SELECT category_id, array_length(window_values, 1), window_mask
+         FROM study_category_outcomes ORDER BY 1",
     )
     .fetch_all(pool)
     .await
     .unwrap();
-    assert_eq!(stored, vec![(1, 2), (2, 2)]);
+    assert_eq!(stored, vec![(1, 2, 3), (2, 2, 1)]);
     s.drop_db().await;
 }

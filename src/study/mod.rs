@@ -104,12 +104,22 @@ pub async fn run(
     }
     let (computed, scored) = result?;
     // Every score is rewritten each run; the per-event tables only when events were
-    // recomputed. Fresh statistics keep the list's plans right at once.
-    let mut written = vec!["study_event_scores"];
+    // recomputed. Fresh statistics keep the list's plans right at once. The tables the
+    // pages count from are also vacuumed: the scores (the live status, the list's header)
+    // and the category rows (the list sorted by a category's |CAAR| counts the stories
+    // with one). Until their pages are marked all-visible, each count reads the table
+    // (5 ms for the scores at 10,000 events, 31 ms for the category rows) instead of an
+    // index (under 2 ms). A vacuum passes over the pages written since the last one.
+    let mut vacuumed = vec!["study_event_scores"];
     if computed > 0 {
-        written.extend(STUDY_TABLES);
+        vacuumed.push("study_category_outcomes");
+        let rest: Vec<&'static str> = STUDY_TABLES
+            .into_iter()
+            .filter(|t| !vacuumed.contains(t))
+            .collect();
+        crate::db::analyze(pool, &rest).await;
     }
-    crate::db::analyze(pool, &written).await;
+    crate::db::vacuum_analyze(pool, &vacuumed).await;
     tracing::info!(
         run_id,
         events = events.len(),

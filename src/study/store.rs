@@ -349,8 +349,15 @@ pub fn encode_batch(
                 .find(|c| c.window == params.ranking_window)
                 .or(of_category.first())
                 .map(|c| &c.caar_path);
+            // Bit k - 1: window k has results (windows past the 31st are not marked).
+            let mask = params
+                .windows
+                .iter()
+                .enumerate()
+                .filter(|(k, w)| *k < 31 && of_category.iter().any(|c| c.window == **w))
+                .fold(0i32, |m, (k, _)| m | 1 << k);
             let r = cat
-                .row(5)
+                .row(6)
                 .i64(run_id)
                 .i64(*event_id)
                 .i32(category_id)
@@ -359,6 +366,7 @@ pub fn encode_batch(
                 Some(path) => r.f32_array(path),
                 None => r.null(),
             };
+            r.i32(mask);
         }
         for m in &o.market {
             market
@@ -378,7 +386,7 @@ pub fn encode_batch(
     for (target, rows) in [
         ("study_token_outcomes (run_id, event_id, token_id, n_estimation, alpha, beta, sigma, df, path_start, window_values, ar_path)", tok),
         ("study_dropped_tokens (run_id, event_id, token_id, reason)", dropped),
-        ("study_category_outcomes (run_id, event_id, category_id, window_values, caar_path)", cat),
+        ("study_category_outcomes (run_id, event_id, category_id, window_values, caar_path, window_mask)", cat),
         ("study_market_moves (run_id, event_id, window_start, window_end, market_return, z, p_value)", market),
     ] {
         if rows.rows() > 0 {

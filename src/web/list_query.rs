@@ -593,6 +593,8 @@ struct Bound {
     /// subscript of study_category_outcomes.window_values); 0, which matches nothing, when
     /// the run has no such window.
     caar_ord: i32,
+    /// Its bit in study_category_outcomes.window_mask (0 when there is none).
+    caar_bit: i32,
 }
 
 impl Bound {
@@ -603,6 +605,7 @@ impl Bound {
             .unwrap_or(crate::study::engine::RANKING_WINDOW);
         let run_id = run.map(|r| r.0);
         let caar_window = filter.caar_window.unwrap_or(rw);
+        let caar_ord = run.and_then(|r| r.1.windows.iter().position(|w| *w == caar_window));
         Bound {
             run_id,
             min_score: filter.min_score,
@@ -619,9 +622,8 @@ impl Bound {
                 (_, true) => "caar",
                 _ => "impact",
             },
-            caar_ord: run
-                .and_then(|r| r.1.windows.iter().position(|w| *w == caar_window))
-                .map_or(0, |i| i as i32 + 1),
+            caar_ord: caar_ord.map_or(0, |k| k as i32 + 1),
+            caar_bit: caar_ord.filter(|k| *k < 31).map_or(0, |k| 1 << k),
         }
     }
 }
@@ -781,7 +783,7 @@ pub async fn overview(
                        SELECT 1 FROM study_category_outcomes co
                        WHERE co.run_id = $1 AND co.event_id = e.id
                          AND co.category_id = (SELECT id FROM categories WHERE slug = $12)
-                         AND co.window_values[$13][2] IS NOT NULL))"#,
+                         AND co.window_mask & $13 <> 0))"#,
             b.run_id,
             filter.q,
             filter.category,
@@ -794,7 +796,7 @@ pub async fn overview(
             filter.source,
             b.mode,
             filter.sort_category,
-            b.caar_ord,
+            b.caar_bit,
             SIGNIFICANT_P
         )
         .fetch_one(pool)
@@ -814,7 +816,7 @@ pub async fn overview(
                    SELECT 1 FROM study_category_outcomes co
                    WHERE co.run_id = $1 AND co.event_id = e.id
                      AND co.category_id = (SELECT id FROM categories WHERE slug = $12)
-                     AND co.window_values[$13][2] IS NOT NULL))
+                     AND co.window_mask & $13 <> 0))
            ORDER BY sc.rank_key DESC, sc.event_id DESC
            LIMIT $14"#,
         b.run_id,
@@ -829,7 +831,7 @@ pub async fn overview(
         filter.source,
         b.mode,
         filter.sort_category,
-        b.caar_ord,
+        b.caar_bit,
         TIMELINE_LIMIT
     )
     .fetch_all(pool)
