@@ -33,6 +33,7 @@ cleanup() {
   else
     psql -h 127.0.0.1 -p "$port" -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
     psql -h 127.0.0.1 -p "$port" -U postgres -qc "DROP DATABASE IF EXISTS ${db}_psql WITH (FORCE)" >/dev/null 2>&1 || true
+    psql -h 127.0.0.1 -p "$port" -U postgres -qc "DROP DATABASE IF EXISTS ${db}_full WITH (FORCE)" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
@@ -59,6 +60,16 @@ DATABASE_URL="$URL" RUST_LOG=warn "$BIN" prices import "$PRICES" --no-proxies >/
 t1=$(now)
 rows=$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM price_bars")
 
+# 1b. The whole default command, market proxies rebuilt over the bars written, into a
+#     third fresh database.
+"${PSQL[@]}" -c "CREATE DATABASE ${db}_full"
+URL3=postgres://postgres@127.0.0.1:$port/${db}_full
+DATABASE_URL="$URL3" RUST_LOG=warn "$BIN" migrate >/dev/null
+"${PSQL[@]}" -d "${db}_full" -c "CHECKPOINT"
+t4=$(now)
+DATABASE_URL="$URL3" RUST_LOG=warn "$BIN" prices import "$PRICES" >/dev/null
+t5=$(now)
+
 # 2. The same rows as one CSV in the table's shape, psql \copy'd into the same table in a
 #    second database migrated the same way (a fresh table on both sides).
 "${PSQL[@]}" -d "$db" -c "\\copy (SELECT * FROM price_bars) TO '$work/bars.csv' CSV"
@@ -72,12 +83,15 @@ t3=$(now)
 rows2=$("${PSQL[@]}" -d "${db}_psql" -c "SELECT count(*) FROM price_bars")
 [ "$rows" = "$rows2" ] || { echo "row counts differ: $rows vs $rows2" >&2; exit 1; }
 
-python3 - "$rows" "$t0" "$t1" "$t2" "$t3" "$(du -sh "$PRICES" | cut -f1)" "$PROFILE" <<'PY'
+python3 - "$rows" "$t0" "$t1" "$t2" "$t3" "$(du -sh "$PRICES" | cut -f1)" "$PROFILE" "$t4" "$t5" <<'PY'
 import sys
 rows = int(sys.argv[1]); t0, t1, t2, t3 = map(float, sys.argv[2:6])
 a, b = t1 - t0, t3 - t2
+c = float(sys.argv[9]) - float(sys.argv[8])
 print(f"bars: {rows} from {sys.argv[6]} of CSV ({sys.argv[7]} build)")
 print(f"catalyst prices import : {a:6.2f} s  {rows / a:10.0f} rows/s  (parse + COPY + upsert, one transaction)")
 print(f"psql \\copy             : {b:6.2f} s  {rows / b:10.0f} rows/s  (same rows, same table)")
 print(f"ratio catalyst / psql  : {(rows / a) / (rows / b):.2f}")
+print(f"with the proxy rebuild : {c:6.2f} s  {rows / c:10.0f} rows/s  (the default command)")
+print(f"ratio (with proxies)   : {(rows / c) / (rows / b):.2f}")
 PY

@@ -6,7 +6,8 @@
 #   - `study --all`: wall time, pairs/s, peak client memory (max RSS), CPU use (200% = both
 #     cores), and the study tables' size per token-event pair;
 #   - pages: cold is the median of five distinct URLs of a kind requested once each (five
-#     per_page sizes of the list, five words, five event pages: each rendered from the
+#     per_page sizes of the list, filtered by category and sorted by a category's
+#     |CAAR|, five words, five event pages: each rendered from the
 #     database, after a warm-up request), warm the median of five repeats of one of them
 #     (from the page cache). Times are curl's total per request on 127.0.0.1.
 #

@@ -56,7 +56,11 @@ impl VersionReads {
         if start_reader {
             // A task of its own: a request that goes away (client gone, timeout) does not
             // take the others' read with it.
-            tokio::spawn(Reader(self.clone()).rounds(pool.clone(), limit));
+            let reader = Reader {
+                reads: self.clone(),
+                finished: false,
+            };
+            tokio::spawn(reader.rounds(pool.clone(), limit));
         }
         match tokio::time::timeout(limit, rx).await {
             Ok(Ok(v)) => v,
@@ -70,26 +74,32 @@ impl VersionReads {
     }
 }
 
-/// Clears `reading` however the reader task ends, so that a later request starts one.
-struct Reader(VersionReads);
+/// Clears `reading` if the reader task ends abnormally (a panic, the runtime shutting
+/// down), so that a later request starts one.
+struct Reader {
+    reads: VersionReads,
+    /// Set when the rounds ended normally (`reading` was cleared under the lock).
+    finished: bool,
+}
 
 impl Reader {
     /// Read for the waiting requests, round after round, until none is waiting.
-    async fn rounds(self, pool: PgPool, limit: Duration) {
+    async fn rounds(mut self, pool: PgPool, limit: Duration) {
         loop {
             let batch = {
-                let Ok(mut q) = self.0.queue.lock() else {
+                let Ok(mut q) = self.reads.queue.lock() else {
                     return;
                 };
                 if q.waiters.is_empty() {
                     // Under the same lock as the check: a request that comes next sees
                     // no reader and starts one.
                     q.reading = false;
+                    self.finished = true;
                     return;
                 }
                 std::mem::take(&mut q.waiters)
             };
-            self.0.reads.fetch_add(1, Ordering::Relaxed);
+            self.reads.reads.fetch_add(1, Ordering::Relaxed);
             let v = read(&pool, limit).await;
             for tx in batch {
                 let _ = tx.send(v);
@@ -100,7 +110,10 @@ impl Reader {
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        if let Ok(mut q) = self.0.queue.lock() {
+        if self.finished {
+            return;
+        }
+        if let Ok(mut q) = self.reads.queue.lock() {
             // After a panic or at shutdown: the requests still waiting read on their own
             // (their senders are dropped here), and the next request starts a reader.
             q.reading = false;
