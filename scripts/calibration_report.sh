@@ -51,8 +51,6 @@ for line in open(sys.argv[1]):
         null = float(f["secs"])
     if f.get("message") == "events scored":
         score = float(f["secs"])
-total = float(sys.argv[2])
-calib = null + score
     if f.get("message") == "volume and volatility measured":
         activity = float(f["secs"])
 total = float(sys.argv[2])

@@ -1,6 +1,7 @@
-//! Migration 0019 stores token results compactly (one row per event and token); the old
-//! tables become views with the same columns. Results stored before the migration must
-//! read back the same through those views.
+//! Migrations 0019 and 0020 store token and category results compactly (one row per
+//! event and token, per event and category); the old tables become views with the same
+//! columns. Results stored before each migration must read back the same through those
+//! views.
 
 mod common;
 
@@ -34,32 +35,14 @@ async fn apply(pool: &PgPool, sql: &str) {
 
 #[tokio::test]
 async fn results_stored_before_the_compact_layout_read_back_the_same() {
-    let db = common::test_db().await;
-    // A database of its own, migrated up to 0018 by hand.
-    let name = format!("catalyst_up_{}", std::process::id());
-    let admin_url = common::with_database(&db.url, "postgres");
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let pool = PgPool::connect(&common::with_database(&db.url, &name))
-        .await
-        .unwrap();
     let files = migrations_up_to(19);
     assert_eq!(files.last().map(|f| f.0), Some(19));
-    for (version, sql) in files.iter().filter(|f| f.0 <= 18) {
-        assert!(*version <= 18);
-        apply(&pool, sql).await;
-    }
-
+    // A database of its own, migrated up to 0018 by hand.
+    let s = Scratch::migrated_to(18, "up").await;
+    let pool = &s.pool;
     // Two windows in the run's parameters, in this order: [0, 24) then [-24, 0).
     apply(
-        &pool,
+        pool,
         r#"INSERT INTO tokens (id, symbol, name) OVERRIDING SYSTEM VALUE VALUES (1, 'FET', 'Fetch.ai'), (2, 'NEAR', 'NEAR');
            INSERT INTO events (id, event_time, headline) OVERRIDING SYSTEM VALUE VALUES (7, '2025-01-27 06:00Z', 'A story');
            INSERT INTO study_runs (id, params_key, model, return_kind, market_proxy, interval, params, status) OVERRIDING SYSTEM VALUE
@@ -75,23 +58,23 @@ async fn results_stored_before_the_compact_layout_read_back_the_same() {
              (3, 7, 2, -24, 0, -0.02, 0.0216, -0.1361, -0.03, 0.01, -0.04);"#,
     )
     .await;
-    let before = snapshot(&pool).await;
+    let before = snapshot(pool).await;
     assert_eq!(before.len(), 4);
 
-    apply(&pool, &files[files.len() - 1].1).await;
-    let after = snapshot(&pool).await;
+    apply(pool, &files[files.len() - 1].1).await;
+    let after = snapshot(pool).await;
     assert_eq!(after, before, "the views read back what the tables held");
 
     // Stored once per pair, with the run's windows numbered in parameter order.
     let pairs: i64 = sqlx::query_scalar("SELECT count(*) FROM study_token_outcomes")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await
         .unwrap();
     assert_eq!(pairs, 2);
     let windows: Vec<(i16, i32, i32)> = sqlx::query_as(
         "SELECT ord, window_start, window_end FROM study_run_windows WHERE run_id = 3 ORDER BY ord",
     )
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await
     .unwrap();
     assert_eq!(windows, vec![(1, 0, 24), (2, -24, 0)]);
@@ -100,16 +83,12 @@ async fn results_stored_before_the_compact_layout_read_back_the_same() {
         "SELECT car, scar, beta FROM token_reaction_all_runs
          WHERE token = 'FET' AND window_start = -24",
     )
-    .fetch_one(&pool)
+    .fetch_one(pool)
     .await
     .unwrap();
     assert_eq!(fet, (0.01, None, 1.2));
 
-    pool.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    s.drop_db().await;
 }
 
 /// Every token-window row with its estimates, as text (exact: the paths held values that

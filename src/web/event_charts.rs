@@ -183,6 +183,8 @@ pub async fn caar_chart(
         .position(|w| *w == params.ranking_window)
         .map_or(0, |i| i as i32 + 1);
     let span = params.event_span();
+    // Figures 1 and 17 of a window's row of window_values: n_tokens and portfolio_sigma
+    // (the column order of the view study_category_results, migration 0020).
     let rows = sqlx::query!(
         r#"SELECT c.name, r.caar_path::float8[] AS caar_path, r.window_values[$3][17] AS portfolio_sigma
            FROM study_category_outcomes r JOIN categories c ON c.id = r.category_id
