@@ -8,7 +8,8 @@
 #   - pages: cold is the median of five distinct URLs of a kind requested once each (five
 #     per_page sizes of the list, filtered by category and sorted by a category's
 #     |CAAR|, five words, five event pages: each rendered from the
-#     database, after a warm-up request), warm the median of five repeats of one of them
+#     database, after 40 warm-up renders of each kind on other URLs), warm the median of
+#     five repeats of one of them
 #     (from the page cache). Times are curl's total per request on 127.0.0.1.
 #
 #   EVENT_COUNTS="1000 10000 100000" TOKENS=82 scripts/scale.sh
@@ -85,7 +86,17 @@ for n in $EVENT_COUNTS; do
   mapfile -t evs < <(sql "$pg" "SELECT event_id FROM event_impact ORDER BY impact_score DESC NULLS LAST, event_id LIMIT 5")
   mapfile -t words < <(grep -o 'w[0-9]\+' "$work/events-$n.rss" | sed -n '5p;50p;500p;900p;990p')
   base="http://127.0.0.1:$port"
-  curl -s -o /dev/null "$base/?per_page=10"   # warm-up: connections, templates
+  # Warm-up: a server that has been serving a while. Each kind of page is rendered 40
+  # times on URLs the measurement does not use, so that the pools' connections are open
+  # and have prepared their statements (the keyed pool's plans are cached after five
+  # executions per connection: docs/performance.md, "Pages").
+  mapfile -t warm_evs < <(sql "$pg" "SELECT id FROM events ORDER BY id DESC LIMIT 40")
+  for i in $(seq 40); do
+    for u in "/?per_page=$((100 + i))" "/?category=ai&per_page=$((100 + i))" "/?q=warm$i" \
+      "/?sort=caar&sort_category=ai&window=0:24&per_page=$((100 + i))" "/events/${warm_evs[$((i - 1))]}"; do
+      curl -s -o /dev/null "$base$u"
+    done
+  done
   pages="  $(cold_warm "$base/?per_page="{46..50})"
   pages="$pages  $(cold_warm "$base/?category=ai&per_page="{46..50})"
   pages="$pages  $(cold_warm "${words[@]/#/$base/?q=}")"

@@ -649,6 +649,20 @@ async fn a_statement_past_its_limit_is_a_503_that_says_so() {
         .await
         .unwrap();
     assert_eq!(jit, "off");
+    // The pool beside it for the queries keyed by ids: the same limit, cached plans
+    // (PostgreSQL's default), no JIT.
+    let keyed = catalyst::db::keyed_pool_of(&pool).await.unwrap();
+    for (setting, expected) in [
+        ("statement_timeout", "100ms"),
+        ("plan_cache_mode", "auto"),
+        ("jit", "off"),
+    ] {
+        let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
+            .fetch_one(&keyed)
+            .await
+            .unwrap();
+        assert_eq!(value, expected, "{setting}");
+    }
     // Commands and jobs keep PostgreSQL's default: their bulk writes' foreign-key checks
     // are prepared statements, planned once rather than once a row.
     let jobs = catalyst::db::connect(&db.url).await.unwrap();

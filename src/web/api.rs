@@ -137,7 +137,7 @@ async fn events(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<EventsPage>, ApiError> {
     let pool = &state.pool;
-    let r = fetch_list(pool, &query).await?;
+    let r = fetch_list(pool, &state.keyed, &query).await?;
     let (counts, _) = overview(pool, &r.filter, r.run.as_ref()).await?;
     let prev = match r.items.first() {
         Some(first) if r.filter.after.is_some() => {
@@ -198,7 +198,7 @@ async fn events_csv(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    let r = fetch_list(&state.pool, &query).await?;
+    let r = fetch_list(&state.pool, &state.keyed, &query).await?;
     let (counts, _) = overview(&state.pool, &r.filter, r.run.as_ref()).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| WebError::BadRequest(format!("CSV export failed: {e}"));

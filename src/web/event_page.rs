@@ -245,21 +245,23 @@ pub async fn show(
     let id: i64 = id
         .parse()
         .map_err(|_| WebError::BadRequest(format!("{id:?} is not an event id")))?;
-    let pool = &state.pool;
+    // Every query of this page is keyed by the event and the run: cached plans.
+    let pool = &state.keyed;
     let event = sqlx::query!(
         "SELECT id, event_time, headline, kind, time_precision FROM events WHERE id = $1",
         id
     )
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| WebError::NotFound(format!("There is no event {id}.")))?;
-    let run = current_run(pool).await?;
+    .fetch_optional(pool);
+    let (event, run) = tokio::try_join!(event, current_run(pool))?;
+    let event = event.ok_or_else(|| WebError::NotFound(format!("There is no event {id}.")))?;
     let run_id = run.as_ref().map(|r| r.0);
     let params = run.map(|r| r.1).unwrap_or_default();
     let interval = params.interval;
     let label = |w: Window| w.label(interval);
 
-    let articles: Vec<ArticleView> = sqlx::query!(
+    // Every query below depends only on the event and the run: they run at once, each on
+    // a connection of its own (a cold page waits for the slowest, not for their sum).
+    let article_rows = sqlx::query!(
         r#"SELECT a.title, a.canonical_url, a.published_at, a.summary, s.name AS source,
                   a.time_precision,
                   st.reason AS "reason?", st.similarity, m.title AS "matched_title?"
@@ -269,42 +271,14 @@ pub async fn show(
            WHERE a.event_id = $1 ORDER BY a.published_at, a.id"#,
         id
     )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|a| ArticleView {
-        story: story_reason(
-            a.reason.as_deref(),
-            a.similarity,
-            a.matched_title.as_deref(),
-        ),
-        title: a.title,
-        url: a.canonical_url,
-        source: a.source,
-        published: super::format::utc_with_precision(a.published_at, &a.time_precision),
-        summary: a.summary.unwrap_or_default(),
-    })
-    .collect();
-
-    // Why these tags: every tag of every article, with the text and rule behind it.
-    let mut why_tags: Vec<ArticleTagsView> = Vec::new();
-    let mut index: BTreeMap<i64, usize> = BTreeMap::new();
-    for r in sqlx::query!(
+    .fetch_all(pool);
+    let article_titles = sqlx::query!(
         r#"SELECT a.id, a.title, s.name AS source FROM articles a
            JOIN sources s ON s.id = a.source_id
            WHERE a.event_id = $1 ORDER BY a.published_at, a.id"#,
         id
     )
-    .fetch_all(pool)
-    .await?
-    {
-        index.insert(r.id, why_tags.len());
-        why_tags.push(ArticleTagsView {
-            title: r.title,
-            source: r.source,
-            tags: Vec::new(),
-        });
-    }
+    .fetch_all(pool);
     let tag_rows = sqlx::query!(
         r#"SELECT g.article_id AS "article_id!", t.symbol || ' (' || t.name || ')' AS "label!",
                   g.matched_text AS "matched_text!", g.rule AS "rule!", g.ambiguous AS "ambiguous!",
@@ -322,67 +296,23 @@ pub async fn show(
            ORDER BY 1, 5, 7 DESC, 2, 3"#,
         id
     )
-    .fetch_all(pool)
-    .await?;
-    for r in tag_rows {
-        let Some(&i) = index.get(&r.article_id) else {
-            continue;
-        };
-        why_tags[i].tags.push(WhyTagView {
-            label: r.label,
-            matched: r.matched_text,
-            rule: r.rule,
-            ambiguous: r.ambiguous,
-            note: r.note.unwrap_or_default(),
-            salience: r.salience,
-            salience_note: r.salience_note.unwrap_or_default(),
-        });
-    }
-
-    let token_tags = sqlx::query!(
+    .fetch_all(pool);
+    let token_tag_rows = sqlx::query!(
         r#"SELECT DISTINCT t.symbol, t.name, g.rule AS "rule!", g.matched_text AS "matched_text!",
                   g.ambiguous AS "ambiguous!", g.salience = 'mention' AS "mention!"
            FROM event_token_tags g JOIN tokens t ON t.id = g.token_id
            WHERE g.event_id = $1 ORDER BY 5, 6, 1, 3, 4"#,
         id
     )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| TagView {
-        label: format!("{} ({})", r.symbol, r.name),
-        rule: r.rule,
-        matched: r.matched_text,
-        ambiguous: r.ambiguous,
-        mention: r.mention,
-    })
-    .collect();
-
-    let category_tags: Vec<TagView> = sqlx::query!(
+    .fetch_all(pool);
+    let category_tag_rows = sqlx::query!(
         r#"SELECT DISTINCT c.name, g.rule AS "rule!", g.matched_text AS "matched_text!",
                   g.salience = 'mention' AS "mention!"
            FROM event_category_tags g JOIN categories c ON c.id = g.category_id
            WHERE g.event_id = $1 ORDER BY 4, 1, 2, 3"#,
         id
     )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| TagView {
-        label: r.name,
-        rule: r.rule,
-        matched: r.matched_text,
-        ambiguous: false,
-        mention: r.mention,
-    })
-    .collect();
-    // The categories the story is about (subjects).
-    let tagged: Vec<String> = category_tags
-        .iter()
-        .filter(|t| !t.mention)
-        .map(|t| t.label.clone())
-        .collect();
-
+    .fetch_all(pool);
     let score = sqlx::query!(
         r#"SELECT sc.impact_score, sc.not_ranked_reason, sc.p_value, sc.q_value, sc.p_primary,
                   sc.p_alternative, sc.alternative_proxy, sc.model_dependent, sc.calibrated,
@@ -405,32 +335,171 @@ pub async fn show(
         run_id,
         id
     )
-    .fetch_optional(pool)
-    .await?;
-    let same_move: Vec<(i64, String)> = sqlx::query!(
+    .fetch_optional(pool);
+    let same_move_rows = sqlx::query!(
         r#"SELECT e.id, e.headline FROM study_event_scores sc JOIN events e ON e.id = sc.event_id
            WHERE sc.run_id = $1 AND sc.credited_to = $2 ORDER BY e.event_time, e.id"#,
         run_id,
         id
     )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| (r.id, r.headline))
-    .collect();
+    .fetch_all(pool);
+    let name_rows = sqlx::query!("SELECT id, name FROM categories").fetch_all(pool);
+    let symbol_rows = sqlx::query!("SELECT id, symbol FROM tokens").fetch_all(pool);
+    let cat_rows = sqlx::query!(
+        r#"SELECT c.name, c.slug, r.window_start AS "window_start!", r.window_end AS "window_end!",
+                  r.n_tokens AS "n_tokens!", r.caar AS "caar!", r.caar_value_weighted,
+                  r.t_stat, r.p_value, r.patell_z, r.bmp_t, r.kp_t, r.kp_p,
+                  r.mean_cross_correlation, r.portfolio_car, r.portfolio_t, r.portfolio_p,
+                  r.rank_z, r.sign_z, r.n_positive AS "n_positive!"
+           FROM study_category_results r JOIN categories c ON c.id = r.category_id
+           WHERE r.run_id = $1 AND r.event_id = $2
+           ORDER BY c.name"#,
+        run_id,
+        id
+    )
+    .fetch_all(pool);
+    let token_rows = sqlx::query!(
+        r#"SELECT t.symbol, t.name, w.window_start, w.window_end,
+                  s.window_values[w.ord][1] AS "car!", s.window_values[w.ord][3] AS scar,
+                  s.window_values[w.ord][4] AS "token_return!",
+                  s.alpha, s.beta, s.sigma,
+                  (t.id IN (SELECT g.token_id FROM event_token_tags g
+                            WHERE g.event_id = $2 AND NOT g.ambiguous
+                              AND COALESCE(g.salience, 'subject') = 'subject')
+                   OR t.id IN (SELECT tc.token_id FROM token_categories tc
+                               JOIN event_category_tags g ON g.category_id = tc.category_id
+                               WHERE g.event_id = $2
+                                 AND COALESCE(g.salience, 'subject') = 'subject')) AS "is_subject!"
+           FROM study_token_outcomes s
+           JOIN study_run_windows w ON w.run_id = s.run_id
+           JOIN tokens t ON t.id = s.token_id
+           WHERE s.run_id = $1 AND s.event_id = $2"#,
+        run_id,
+        id
+    )
+    .fetch_all(pool);
+    let market_rows = sqlx::query!(
+        r#"SELECT window_start, window_end, market_return, z, p_value FROM study_market_moves
+           WHERE run_id = $1 AND event_id = $2 ORDER BY window_start, window_end"#,
+        run_id,
+        id
+    )
+    .fetch_all(pool);
+    let dropped_rows = sqlx::query!(
+        r#"SELECT t.symbol, d.reason FROM study_dropped_tokens d JOIN tokens t ON t.id = d.token_id
+           WHERE d.run_id = $1 AND d.event_id = $2 ORDER BY t.symbol"#,
+        run_id,
+        id
+    )
+    .fetch_all(pool);
+    let (
+        article_rows,
+        article_titles,
+        tag_rows,
+        token_tag_rows,
+        category_tag_rows,
+        score,
+        same_move_rows,
+        name_rows,
+        symbol_rows,
+        cat_rows,
+        token_rows,
+        market_rows,
+        dropped_rows,
+    ) = tokio::try_join!(
+        article_rows,
+        article_titles,
+        tag_rows,
+        token_tag_rows,
+        category_tag_rows,
+        score,
+        same_move_rows,
+        name_rows,
+        symbol_rows,
+        cat_rows,
+        token_rows,
+        market_rows,
+        dropped_rows,
+    )?;
 
-    let names: BTreeMap<i32, String> = sqlx::query!("SELECT id, name FROM categories")
-        .fetch_all(pool)
-        .await?
+    let articles: Vec<ArticleView> = article_rows
         .into_iter()
-        .map(|r| (r.id, r.name))
+        .map(|a| ArticleView {
+            story: story_reason(
+                a.reason.as_deref(),
+                a.similarity,
+                a.matched_title.as_deref(),
+            ),
+            title: a.title,
+            url: a.canonical_url,
+            source: a.source,
+            published: super::format::utc_with_precision(a.published_at, &a.time_precision),
+            summary: a.summary.unwrap_or_default(),
+        })
         .collect();
-    let symbols: BTreeMap<i32, String> = sqlx::query!("SELECT id, symbol FROM tokens")
-        .fetch_all(pool)
-        .await?
+
+    // Why these tags: every tag of every article, with the text and rule behind it.
+    let mut why_tags: Vec<ArticleTagsView> = Vec::new();
+    let mut index: BTreeMap<i64, usize> = BTreeMap::new();
+    for r in article_titles {
+        index.insert(r.id, why_tags.len());
+        why_tags.push(ArticleTagsView {
+            title: r.title,
+            source: r.source,
+            tags: Vec::new(),
+        });
+    }
+    for r in tag_rows {
+        let Some(&i) = index.get(&r.article_id) else {
+            continue;
+        };
+        why_tags[i].tags.push(WhyTagView {
+            label: r.label,
+            matched: r.matched_text,
+            rule: r.rule,
+            ambiguous: r.ambiguous,
+            note: r.note.unwrap_or_default(),
+            salience: r.salience,
+            salience_note: r.salience_note.unwrap_or_default(),
+        });
+    }
+
+    let token_tags = token_tag_rows
         .into_iter()
-        .map(|r| (r.id, r.symbol))
+        .map(|r| TagView {
+            label: format!("{} ({})", r.symbol, r.name),
+            rule: r.rule,
+            matched: r.matched_text,
+            ambiguous: r.ambiguous,
+            mention: r.mention,
+        })
         .collect();
+
+    let category_tags: Vec<TagView> = category_tag_rows
+        .into_iter()
+        .map(|r| TagView {
+            label: r.name,
+            rule: r.rule,
+            matched: r.matched_text,
+            ambiguous: false,
+            mention: r.mention,
+        })
+        .collect();
+    // The categories the story is about (subjects).
+    let tagged: Vec<String> = category_tags
+        .iter()
+        .filter(|t| !t.mention)
+        .map(|t| t.label.clone())
+        .collect();
+
+    let same_move: Vec<(i64, String)> = same_move_rows
+        .into_iter()
+        .map(|r| (r.id, r.headline))
+        .collect();
+
+    let names: BTreeMap<i32, String> = name_rows.into_iter().map(|r| (r.id, r.name)).collect();
+    let symbols: BTreeMap<i32, String> =
+        symbol_rows.into_iter().map(|r| (r.id, r.symbol)).collect();
     let proxy = params.proxy.as_str().to_string();
     let facts = score.as_ref().map(|s| ScoreFacts {
         not_ranked_reason: s.not_ranked_reason.clone(),
@@ -476,20 +545,6 @@ pub async fn show(
     let rw = params.ranking_window;
     let top_category = score.as_ref().and_then(|s| s.top_category.clone());
 
-    let cat_rows = sqlx::query!(
-        r#"SELECT c.name, c.slug, r.window_start AS "window_start!", r.window_end AS "window_end!",
-                  r.n_tokens AS "n_tokens!", r.caar AS "caar!", r.caar_value_weighted,
-                  r.t_stat, r.p_value, r.patell_z, r.bmp_t, r.kp_t, r.kp_p,
-                  r.mean_cross_correlation, r.portfolio_car, r.portfolio_t, r.portfolio_p,
-                  r.rank_z, r.sign_z, r.n_positive AS "n_positive!"
-           FROM study_category_results r JOIN categories c ON c.id = r.category_id
-           WHERE r.run_id = $1 AND r.event_id = $2
-           ORDER BY c.name"#,
-        run_id,
-        id
-    )
-    .fetch_all(pool)
-    .await?;
     let mut categories: Vec<CategoryView> = Vec::new();
     let mut caar_by: BTreeMap<(String, Window), f64> = BTreeMap::new();
     for r in &cat_rows {
@@ -536,27 +591,6 @@ pub async fn show(
             .then(b.n.cmp(&a.n).then(a.name.cmp(&b.name)))
     });
 
-    let token_rows = sqlx::query!(
-        r#"SELECT t.symbol, t.name, w.window_start, w.window_end,
-                  s.window_values[w.ord][1] AS "car!", s.window_values[w.ord][3] AS scar,
-                  s.window_values[w.ord][4] AS "token_return!",
-                  s.alpha, s.beta, s.sigma,
-                  (t.id IN (SELECT g.token_id FROM event_token_tags g
-                            WHERE g.event_id = $2 AND NOT g.ambiguous
-                              AND COALESCE(g.salience, 'subject') = 'subject')
-                   OR t.id IN (SELECT tc.token_id FROM token_categories tc
-                               JOIN event_category_tags g ON g.category_id = tc.category_id
-                               WHERE g.event_id = $2
-                                 AND COALESCE(g.salience, 'subject') = 'subject')) AS "is_subject!"
-           FROM study_token_outcomes s
-           JOIN study_run_windows w ON w.run_id = s.run_id
-           JOIN tokens t ON t.id = s.token_id
-           WHERE s.run_id = $1 AND s.event_id = $2"#,
-        run_id,
-        id
-    )
-    .fetch_all(pool)
-    .await?;
     let mut tokens: Vec<TokenView> = Vec::new();
     let mut rw_car: BTreeMap<String, f64> = BTreeMap::new();
     let car_by: BTreeMap<(String, Window), f64> = token_rows
@@ -611,37 +645,23 @@ pub async fn show(
         })
         .map(|(t, subject)| (t.symbol.clone(), rw_car.get(&t.symbol).copied(), subject));
 
-    let market = sqlx::query!(
-        r#"SELECT window_start, window_end, market_return, z, p_value FROM study_market_moves
-           WHERE run_id = $1 AND event_id = $2 ORDER BY window_start, window_end"#,
-        run_id,
-        id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|m| MarketView {
-        window: label(Window::new(m.window_start, m.window_end)),
-        ret: pct_cell(Some(m.market_return)),
-        z: num(Some(m.z)),
-        p: p_value(Some(m.p_value)),
-    })
-    .collect();
+    let market = market_rows
+        .into_iter()
+        .map(|m| MarketView {
+            window: label(Window::new(m.window_start, m.window_end)),
+            ret: pct_cell(Some(m.market_return)),
+            z: num(Some(m.z)),
+            p: p_value(Some(m.p_value)),
+        })
+        .collect();
 
-    let dropped: Vec<DroppedView> = sqlx::query!(
-        r#"SELECT t.symbol, d.reason FROM study_dropped_tokens d JOIN tokens t ON t.id = d.token_id
-           WHERE d.run_id = $1 AND d.event_id = $2 ORDER BY t.symbol"#,
-        run_id,
-        id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| DroppedView {
-        symbol: r.symbol,
-        reason: r.reason,
-    })
-    .collect();
+    let dropped: Vec<DroppedView> = dropped_rows
+        .into_iter()
+        .map(|r| DroppedView {
+            symbol: r.symbol,
+            reason: r.reason,
+        })
+        .collect();
 
     let links = |ids: &[i64]| {
         let ids = ids.to_vec();
@@ -663,29 +683,55 @@ pub async fn show(
             )
         }
     };
-    let overlapping = links(
-        score
-            .as_ref()
-            .map(|s| s.overlapping_events.as_slice())
-            .unwrap_or(&[]),
-    )
-    .await?;
-    let estimation_confounders = links(
-        score
-            .as_ref()
-            .map(|s| s.estimation_confounders.as_slice())
-            .unwrap_or(&[]),
-    )
-    .await?;
-
     let shown_categories: Vec<String> =
         tagged.iter().cloned().chain(top_category.clone()).collect();
-    let caar_chart = event_charts::caar_chart(pool, run_id, id, &params, &shown_categories).await?;
-    let price_chart = event_charts::price_chart(pool, id, event.event_time, &params).await?;
-    let activity = match run_id {
-        Some(run) => super::event_activity::load(pool, run, id, event.event_time, &params).await?,
-        None => None,
+    let no_ids: &[i64] = &[];
+    let activity = async {
+        match run_id {
+            Some(run) => {
+                super::event_activity::load(pool, run, id, event.event_time, &params).await
+            }
+            None => Ok(None),
+        }
     };
+    // The page's sections below read different tables and depend on nothing above but
+    // the event, its score and the run: they run at once, each on a connection of its own
+    // (a cold page waits for the slowest section, not for their sum).
+    let (
+        overlapping,
+        estimation_confounders,
+        caar_chart,
+        price_chart,
+        activity,
+        awaiting,
+        context,
+        moves,
+    ) = tokio::try_join!(
+        async {
+            Ok::<_, WebError>(
+                links(score.as_ref().map_or(no_ids, |s| &s.overlapping_events)).await?,
+            )
+        },
+        async {
+            Ok::<_, WebError>(
+                links(score.as_ref().map_or(no_ids, |s| &s.estimation_confounders)).await?,
+            )
+        },
+        async {
+            Ok::<_, WebError>(
+                event_charts::caar_chart(pool, run_id, id, &params, &shown_categories).await?,
+            )
+        },
+        async {
+            Ok::<_, WebError>(event_charts::price_chart(pool, id, event.event_time, &params).await?)
+        },
+        async { Ok::<_, WebError>(activity.await?) },
+        async { Ok::<_, WebError>(super::live_status::awaiting_story(pool, id).await?) },
+        async {
+            Ok::<_, WebError>(super::event_context::section(pool, id, event.event_time).await?)
+        },
+        async { Ok::<_, WebError>(super::event_moves::section(pool, id, event.event_time).await?) },
+    )?;
 
     // An event the study has not scored, or could not measure, says exactly why.
     let verdict = match (run_id, verdict) {
@@ -806,10 +852,10 @@ pub async fn show(
         .map(|v| v.headline.clone())
         .unwrap_or_else(|| "No study has run yet.".into());
     let page = EventPage {
-        awaiting: super::live_status::awaiting_story(pool, id).await?,
+        awaiting,
         activity,
-        context: super::event_context::section(pool, id, event.event_time).await?,
-        moves: super::event_moves::section(pool, id, event.event_time).await?,
+        context,
+        moves,
         title: event.headline.clone(),
         headline: event.headline,
         time: time_html(event.event_time, &event.time_precision),

@@ -43,7 +43,7 @@ async fn feed(
     )
     .await?;
     let self_query = filter.query_string();
-    let result = fetch_page(&state.pool, filter).await?;
+    let result = fetch_page(&state.pool, &state.keyed, filter).await?;
     let (proxy, interval) = result
         .run
         .as_ref()

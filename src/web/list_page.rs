@@ -14,7 +14,7 @@ use super::error::WebError;
 use super::format::{ago, num, p_small, p_value, pct, sign_class, time_html};
 use super::glossary::abbr;
 use super::list_query::{
-    fetch_page, overview, prev_page, resolve, ListCounts, ListFilter, ListItem, ListQuery,
+    fetch_page_in_run, overview, prev_page, resolve, ListCounts, ListFilter, ListItem, ListQuery,
     PrevPage, TimelinePoint,
 };
 use super::run::current_run;
@@ -115,20 +115,24 @@ pub async fn list(
     State(state): State<AppState>,
     axum::extract::Query(query): axum::extract::Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    let pool = &state.pool;
-    let run = current_run(pool).await?;
-    let parsed = match ListFilter::parse(&query) {
-        Ok(f) => resolve(pool, f).await,
-        Err(e) => Err(WebError::BadRequest(e)),
+    let (pool, keyed) = (&state.pool, &state.keyed);
+    // The run and the filter's names (categories, token) are read at once.
+    let parsed = async {
+        match ListFilter::parse(&query) {
+            Ok(f) => resolve(keyed, f).await,
+            Err(e) => Err(WebError::BadRequest(e)),
+        }
     };
+    let (run, parsed) = tokio::join!(current_run(keyed), parsed);
+    let run = run?;
     let filter = match parsed {
         Ok(f) => f,
         Err(WebError::BadRequest(message)) => {
             // The page, its form as typed, and what to fix: never a bare error page.
             let page = ListPage {
-                live: super::live_status::live_status(pool).await?,
+                live: super::live_status::live_status(keyed).await?,
                 error: Some(message),
-                form: form_as_typed(pool, &query).await?,
+                form: form_as_typed(&categories(keyed).await?, &query),
                 filtered: true,
                 ..empty_page(run.as_ref().map(|r| &r.1))
             };
@@ -136,14 +140,33 @@ pub async fn list(
         }
         Err(other) => return Err(other),
     };
-    let result = fetch_page(pool, filter.clone()).await?;
-    let (counts, points) = overview(pool, &filter, run.as_ref()).await?;
-    let prev = match result.items.first() {
-        Some(first) if filter.after.is_some() => {
-            prev_page(pool, &filter, run.as_ref(), (first.sort_key, first.id)).await?
-        }
-        _ => PrevPage::None,
+    // The page (and the cursor back), the counts and timeline, the live status and the
+    // form's choices are independent: they run at once, each on a connection of its own.
+    let page_and_prev = async {
+        let result = fetch_page_in_run(pool, keyed, filter.clone(), run.as_ref()).await?;
+        let prev = match result.items.first() {
+            Some(first) if filter.after.is_some() => {
+                prev_page(pool, &filter, run.as_ref(), (first.sort_key, first.id)).await?
+            }
+            _ => PrevPage::None,
+        };
+        Ok::<_, WebError>((result, prev))
     };
+    let default_params = StudyParams::default();
+    let live = async {
+        let (run_id, params) = match &run {
+            Some((id, p)) => (Some(*id), p),
+            None => (None, &default_params),
+        };
+        Ok::<_, WebError>(super::live_status::live_status_in_run(keyed, run_id, params).await?)
+    };
+    let choices = async { Ok::<_, WebError>(categories(keyed).await?) };
+    let ((result, prev), (counts, points), live, choices) = tokio::try_join!(
+        page_and_prev,
+        overview(pool, &filter, run.as_ref()),
+        live,
+        choices
+    )?;
     let params = run.as_ref().map(|r| &r.1);
     let proxy = params
         .map(|p| p.proxy.as_str())
@@ -171,10 +194,10 @@ pub async fn list(
         significant,
     } = counts;
     let mut page = ListPage {
-        live: super::live_status::live_status(pool).await?,
+        live,
         total: events,
         significant_total: significant,
-        form: form_of(pool, &filter).await?,
+        form: form_of(&choices, &filter),
         chips: chips(&filter),
         timeline: timeline(&points),
         rows,
@@ -477,26 +500,32 @@ fn chips(filter: &ListFilter) -> Vec<Chip> {
     out
 }
 
-async fn category_choices(
-    pool: &sqlx::PgPool,
-    selected: Option<&str>,
-) -> Result<Vec<Choice>, sqlx::Error> {
+/// The taxonomy's categories, (slug, name) by name: the choices of the form's two
+/// category menus.
+async fn categories(pool: &sqlx::PgPool) -> Result<Vec<(String, String)>, sqlx::Error> {
     Ok(
         sqlx::query!("SELECT slug, name FROM categories ORDER BY name")
             .fetch_all(pool)
             .await?
             .into_iter()
-            .map(|c| Choice {
-                selected: selected == Some(c.slug.as_str()),
-                value: c.slug,
-                label: c.name,
-            })
+            .map(|c| (c.slug, c.name))
             .collect(),
     )
 }
 
+fn category_choices(categories: &[(String, String)], selected: Option<&str>) -> Vec<Choice> {
+    categories
+        .iter()
+        .map(|(slug, name)| Choice {
+            selected: selected == Some(slug.as_str()),
+            value: slug.clone(),
+            label: name.clone(),
+        })
+        .collect()
+}
+
 /// The form for a filter that parsed.
-async fn form_of(pool: &sqlx::PgPool, filter: &ListFilter) -> Result<FormState, sqlx::Error> {
+fn form_of(categories: &[(String, String)], filter: &ListFilter) -> FormState {
     let hidden = {
         let f = ListFilter {
             q: None,
@@ -507,7 +536,7 @@ async fn form_of(pool: &sqlx::PgPool, filter: &ListFilter) -> Result<FormState, 
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
     };
-    Ok(FormState {
+    FormState {
         q: filter.q.clone().unwrap_or_default(),
         token: filter.token.clone().unwrap_or_default(),
         kind: filter.kind.clone().unwrap_or_default(),
@@ -529,16 +558,16 @@ async fn form_of(pool: &sqlx::PgPool, filter: &ListFilter) -> Result<FormState, 
             "impact"
         }
         .into(),
-        categories: category_choices(pool, filter.category.as_deref()).await?,
-        sort_categories: category_choices(pool, filter.sort_category.as_deref()).await?,
+        categories: category_choices(categories, filter.category.as_deref()),
+        sort_categories: category_choices(categories, filter.sort_category.as_deref()),
         hidden,
-    })
+    }
 }
 
 /// The form as typed, for a query that did not parse.
-async fn form_as_typed(pool: &sqlx::PgPool, q: &ListQuery) -> Result<FormState, sqlx::Error> {
+fn form_as_typed(categories: &[(String, String)], q: &ListQuery) -> FormState {
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
-    Ok(FormState {
+    FormState {
         q: s(&q.q),
         token: s(&q.token),
         kind: s(&q.kind),
@@ -550,10 +579,10 @@ async fn form_as_typed(pool: &sqlx::PgPool, q: &ListQuery) -> Result<FormState, 
         window: s(&q.window),
         significant: matches!(q.significant.as_deref(), Some("1" | "on" | "true" | "yes")),
         sort: q.sort.clone().unwrap_or_else(|| "impact".into()),
-        categories: category_choices(pool, q.category.as_deref()).await?,
-        sort_categories: category_choices(pool, q.sort_category.as_deref()).await?,
+        categories: category_choices(categories, q.category.as_deref()),
+        sort_categories: category_choices(categories, q.sort_category.as_deref()),
         hidden: Vec::new(),
-    })
+    }
 }
 
 #[cfg(test)]

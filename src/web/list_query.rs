@@ -402,24 +402,45 @@ pub async fn token_symbol(pool: &PgPool, name: &str) -> Result<Option<String>, s
     .await
 }
 
-/// Parse the query, check it against the taxonomy and fetch one page.
-pub async fn fetch_list(pool: &PgPool, query: &ListQuery) -> Result<ListResult, WebError> {
+/// Parse the query, check it against the taxonomy and fetch one page. `pool` plans the
+/// filtered selection with its values, `keyed` looks up the page's rows by id (see
+/// `AppState`).
+pub async fn fetch_list(
+    pool: &PgPool,
+    keyed: &PgPool,
+    query: &ListQuery,
+) -> Result<ListResult, WebError> {
     let filter = ListFilter::parse(query).map_err(WebError::BadRequest)?;
-    let filter = resolve(pool, filter).await?;
-    fetch_page(pool, filter).await
+    let filter = resolve(keyed, filter).await?;
+    fetch_page(pool, keyed, filter).await
 }
 
 /// One page of a resolved filter.
-pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult, WebError> {
-    let run = current_run(pool).await?;
-    let b = Bound::of(&filter, run.as_ref());
+pub async fn fetch_page(
+    pool: &PgPool,
+    keyed: &PgPool,
+    filter: ListFilter,
+) -> Result<ListResult, WebError> {
+    let run = current_run(keyed).await?;
+    fetch_page_in_run(pool, keyed, filter, run.as_ref()).await
+}
+
+/// [`fetch_page`] for a run the caller has read (the list page reads it once for all its
+/// queries).
+pub async fn fetch_page_in_run(
+    pool: &PgPool,
+    keyed: &PgPool,
+    filter: ListFilter,
+    run: Option<&(i64, StudyParams)>,
+) -> Result<ListResult, WebError> {
+    let b = Bound::of(&filter, run);
     let (run_id, min_score, max_p, page_size, mode) =
         (b.run_id, b.min_score, b.max_p, b.page_size, b.mode);
     // One static query: every filter is a parameter that is NULL when unused. User input
     // never becomes SQL text; the search goes through websearch_to_tsquery, safe with any
     // input. The page is cut (keyset, LIMIT) before its rows' details are looked up.
-    let rows = sqlx::query!(
-        r#"WITH page AS (
+    let page = sqlx::query!(
+        r#"SELECT p.id AS "id!", p.sort_key AS "sort_key!", p.sort_caar FROM (
              -- Each branch walks its own index in sort order and stops after one page; the
              -- filters are matching_events, which PostgreSQL inlines (migration 0018): a
              -- set filter is looked up once through its index, then probed per row.
@@ -463,8 +484,34 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
                 AND ($8::float8 IS NULL OR (abs(co.window_values[$12][2]), co.event_id) < ($8, $10))
               ORDER BY abs(co.window_values[$12][2]) DESC NULLS LAST, co.event_id DESC
               LIMIT $11)
-           )
-           SELECT p.id AS "id!", e.event_time, e.headline, p.sort_key AS "sort_key!",
+           ) p
+           ORDER BY p.sort_key DESC, p.id DESC"#,
+        run_id,
+        filter.q,
+        filter.category,
+        filter.token,
+        b.from,
+        b.to,
+        min_score,
+        filter.after.map(|a| a.0),
+        mode,
+        filter.after.map(|a| a.1).unwrap_or(0),
+        page_size + 1,
+        b.caar_ord,
+        filter.sort_category,
+        filter.kind,
+        filter.source,
+        max_p
+    )
+    .fetch_all(pool)
+    .await?;
+    // The page's rows by id, on the keyed pool: this statement's shape never changes, so
+    // its plan is cached rather than made again for every page.
+    let ids: Vec<i64> = page.iter().map(|p| p.id).collect();
+    let keys: Vec<f64> = page.iter().map(|p| p.sort_key).collect();
+    let caars: Vec<Option<f64>> = page.iter().map(|p| p.sort_caar).collect();
+    let rows = sqlx::query!(
+        r#"SELECT p.id AS "id!", e.event_time, e.headline, p.sort_key AS "sort_key!",
                   e.time_precision, sc.top_mde AS "top_mde?",
                   p.sort_caar AS "sort_caar?",
                   (SELECT s.name FROM articles a JOIN sources s ON s.id = a.source_id
@@ -491,30 +538,19 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
                      WHERE te.run_id = $1 AND te.event_id = p.id AND te.token_id = sc.top_token_id)
                   ) AS "path?",
                   (sc.top_token_id IS NOT NULL) AS "path_is_ar!"
-           FROM page p
+           FROM unnest($2::int8[], $3::float8[], $4::float8[])
+                  WITH ORDINALITY AS p(id, sort_key, sort_caar, ord)
            JOIN events e ON e.id = p.id
            LEFT JOIN study_event_scores sc ON sc.run_id = $1 AND sc.event_id = p.id
            LEFT JOIN categories c ON c.id = sc.top_category_id
            LEFT JOIN tokens t ON t.id = sc.top_token_id
-           ORDER BY p.sort_key DESC, p.id DESC"#,
+           ORDER BY p.ord"#,
         run_id,
-        filter.q,
-        filter.category,
-        filter.token,
-        b.from,
-        b.to,
-        min_score,
-        filter.after.map(|a| a.0),
-        mode,
-        filter.after.map(|a| a.1).unwrap_or(0),
-        page_size + 1,
-        b.caar_ord,
-        filter.sort_category,
-        filter.kind,
-        filter.source,
-        max_p
+        &ids,
+        &keys,
+        &caars as &[Option<f64>]
     )
-    .fetch_all(pool)
+    .fetch_all(keyed)
     .await?;
     let next_after = (rows.len() as i64 > page_size)
         .then(|| rows.get(page_size as usize - 1))
@@ -574,7 +610,7 @@ pub async fn fetch_page(pool: &PgPool, filter: ListFilter) -> Result<ListResult,
         items,
         next_after,
         filter,
-        run,
+        run: run.cloned(),
     })
 }
 

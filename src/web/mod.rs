@@ -49,7 +49,12 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The pages' connections, planning each statement with its values (the list's
+    /// optional filters are pruned by the planner).
     pub pool: PgPool,
+    /// Connections for the queries keyed by ids, whose plans are cached
+    /// (`db::keyed_pool_of`); the same pool as `pool` unless [`AppState::with_keyed`].
+    pub keyed: PgPool,
     pub metrics: metrics::Metrics,
     pub cache: cache::PageCache,
     /// When `/healthz` last saw the database answer.
@@ -59,11 +64,27 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: PgPool) -> Self {
         AppState {
+            keyed: pool.clone(),
             pool,
             metrics: metrics::Metrics::default(),
             cache: cache::PageCache::default(),
             last_healthy: Default::default(),
         }
+    }
+}
+
+impl AppState {
+    /// This state with `keyed` for the queries keyed by ids.
+    pub fn with_keyed(self, keyed: PgPool) -> Self {
+        AppState { keyed, ..self }
+    }
+
+    /// The state a server runs with: `pool`, and a keyed pool beside it.
+    pub async fn serving(pool: PgPool) -> std::io::Result<Self> {
+        let keyed = crate::db::keyed_pool_of(&pool)
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok(AppState::new(pool).with_keyed(keyed))
     }
 }
 
@@ -255,7 +276,7 @@ pub async fn serve_on(
     on_bound(listener.local_addr()?);
     server::run(
         listener,
-        router(AppState::new(pool)),
+        router(AppState::serving(pool).await?),
         server::Limits::default(),
         shutdown,
     )
@@ -272,5 +293,11 @@ pub async fn serve_with_limits(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_bound(listener.local_addr()?);
-    server::run(listener, router(AppState::new(pool)), limits, shutdown).await
+    server::run(
+        listener,
+        router(AppState::serving(pool).await?),
+        limits,
+        shutdown,
+    )
+    .await
 }
