@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use super::run::current_run;
 use crate::prices::BarInterval;
 use crate::study::score::AWAITING_PRICES;
 use crate::study::StudyParams;
@@ -54,16 +55,11 @@ fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// The parameters of the run the pages show, else the defaults (what the live study runs).
+/// The run the pages show and its parameters (the same rule as the list page's,
+/// [`current_run`]), else no run and the defaults (what the live study runs).
 async fn shown_params(pool: &PgPool) -> Result<(Option<i64>, StudyParams), sqlx::Error> {
-    let row = sqlx::query!(r#"SELECT run_id AS "id!", params AS "params!" FROM current_study_run"#)
-        .fetch_optional(pool)
-        .await?;
-    Ok(match row {
-        Some(r) => (
-            Some(r.id),
-            serde_json::from_value(r.params).unwrap_or_default(),
-        ),
+    Ok(match current_run(pool).await? {
+        Some((id, params)) => (Some(id), params),
         None => (None, StudyParams::default()),
     })
 }
