@@ -68,6 +68,7 @@ async fn demo_ranks_all_curated_events_and_matches_the_independent_deepseek_figu
     .await
     .unwrap();
     assert!(ew > 10_000, "{ew}");
+    check_ew_against_pandas(&db.pool).await;
 
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(common::fixture("deepseek/expected.json")).unwrap(),
@@ -351,4 +352,51 @@ fn the_seed_moves_are_best_reproduced_by_the_24_hours_to_07_00_utc() {
     assert_eq!(best["from"], "2025-01-26T07:00:00Z");
     assert!(best["worst_gap"].as_f64().unwrap() < 0.005);
     assert_eq!(best["to"], "2025-01-27T07:00:00Z");
+}
+
+/// The stored `ew` index against tests/fixtures/proxies/independent.py (pandas over the
+/// shared closes): row count, the DeepSeek day's returns, token counts and levels, and
+/// the last level after 12,707 chained hours.
+async fn check_ew_against_pandas(pool: &sqlx::PgPool) {
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixture("proxies/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let rows: Vec<(String, f64, Option<f64>, i32)> = sqlx::query_as(
+        "SELECT to_char(open_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00',
+                level, ret, n_tokens
+         FROM market_proxy_bars WHERE proxy = 'ew' AND interval = '1h' ORDER BY open_time",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len() as u64, expected["rows"].as_u64().unwrap());
+    // Sums in another order (numpy's pairwise sum): equal to the last bits; the level
+    // carries that through every product.
+    let rel = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * b.abs().max(1e-300);
+    let by_time: std::collections::HashMap<&str, &(String, f64, Option<f64>, i32)> =
+        rows.iter().map(|r| (r.0.as_str(), r)).collect();
+    let day = expected["day"].as_array().unwrap();
+    assert_eq!(day.len(), 24);
+    for want in day {
+        let t = want["open_time"].as_str().unwrap();
+        let got = by_time.get(t).unwrap_or_else(|| panic!("no ew row at {t}"));
+        let ret = want["ret"].as_f64().unwrap();
+        assert!(
+            rel(got.2.unwrap(), ret, 1e-12),
+            "{t}: ret {:?} vs {ret}",
+            got.2
+        );
+        assert_eq!(i64::from(got.3), want["n_tokens"].as_i64().unwrap(), "{t}");
+        let level = want["level"].as_f64().unwrap();
+        assert!(rel(got.1, level, 1e-10), "{t}: level {} vs {level}", got.1);
+    }
+    let last = rows.last().unwrap();
+    assert_eq!(last.0, expected["last"]["open_time"].as_str().unwrap());
+    let level = expected["last"]["level"].as_f64().unwrap();
+    assert!(
+        rel(last.1, level, 1e-10),
+        "last level {} vs {level}",
+        last.1
+    );
 }

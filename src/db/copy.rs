@@ -76,6 +76,19 @@ impl BinaryRows {
         }
     }
 
+    pub fn opt_i64(&mut self, v: Option<i64>) -> &mut Self {
+        match v {
+            Some(v) => self.i64(v),
+            None => self.null(),
+        }
+    }
+
+    /// A `timestamptz`: microseconds since 2000-01-01 00:00 UTC (PostgreSQL's epoch).
+    pub fn timestamptz(&mut self, t: chrono::DateTime<chrono::Utc>) -> &mut Self {
+        const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
+        self.i64(t.timestamp_micros() - PG_EPOCH_UNIX_SECS * 1_000_000)
+    }
+
     /// A `text` value (UTF-8, as the database's encoding is).
     pub fn text(&mut self, s: &str) -> &mut Self {
         self.field(s.as_bytes())

@@ -14,12 +14,14 @@
 //!   (a tracked-universe total, not CoinGecko's global figure); its return compares
 //!   the same tokens at both bars, so a token's first cap is not a market move.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use super::{store, BarInterval};
 
-/// Per-bar aggregates over the tokens that enter aggregates (see `store::proxy_inputs`).
+/// Per-bar aggregates over the tokens that enter aggregates (see [`InputSums`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxyInputRow {
     pub open_time: DateTime<Utc>,
@@ -34,6 +36,108 @@ pub struct ProxyInputRow {
     pub n_cap: i64,
     /// Return of the summed caps of tokens with a cap at both bars.
     pub cap_ret: Option<f64>,
+}
+
+/// Builds the [`ProxyInputRow`]s from the bars of the tokens that enter aggregates, fed
+/// one token at a time in time order (as `store::each_aggregate_bar` streams them). The
+/// figures are SQL's aggregates over the bars opening at one time (sums of the rows that
+/// are not NULL; no row, no figure), so a rebuild reads each bar once and does the
+/// grouping here rather than in a window-and-hash plan on the server.
+#[derive(Debug)]
+pub struct InputSums {
+    step_secs: i64,
+    /// Only bars opening at or after it get a row (the bar before is read for its return).
+    from: Option<DateTime<Utc>>,
+    /// The previous bar fed: token, open time, close, market cap.
+    prev: Option<(i32, DateTime<Utc>, f64, Option<f64>)>,
+    by_time: HashMap<DateTime<Utc>, BarSums>,
+}
+
+/// The sums behind one [`ProxyInputRow`].
+#[derive(Debug, Default, Clone, Copy)]
+struct BarSums {
+    /// Returns (bar and the grid bar before it both stored).
+    ret: f64,
+    n_ret: i64,
+    /// Returns with a positive cap at the bar before: Σ ret × previous cap, Σ previous cap.
+    ret_x_prev_cap: f64,
+    prev_cap: f64,
+    n_vw: i64,
+    /// Positive caps at this bar.
+    cap: f64,
+    n_cap: i64,
+    /// Tokens with a return and a positive cap at both bars: their caps now and before.
+    both_caps_now: f64,
+    both_caps_before: f64,
+    n_both: i64,
+}
+
+impl InputSums {
+    pub fn new(interval: BarInterval, from: Option<DateTime<Utc>>) -> Self {
+        InputSums {
+            step_secs: interval.seconds(),
+            from,
+            prev: None,
+            by_time: HashMap::new(),
+        }
+    }
+
+    /// One bar; a token's bars must come in time order, after all of the previous
+    /// token's.
+    pub fn push(&mut self, token: i32, open_time: DateTime<Utc>, close: f64, cap: Option<f64>) {
+        let before = self.prev.replace((token, open_time, close, cap));
+        if self.from.is_some_and(|from| open_time < from) {
+            return;
+        }
+        // The return needs the same token's bar exactly one step earlier.
+        let (ret, prev_cap) = match before {
+            Some((t, pt, pc, pcap))
+                if t == token && (open_time - pt).num_seconds() == self.step_secs =>
+            {
+                (Some(close / pc - 1.0), pcap)
+            }
+            _ => (None, None),
+        };
+        let s = self.by_time.entry(open_time).or_default();
+        let cap = cap.filter(|c| *c > 0.0);
+        if let Some(c) = cap {
+            s.cap += c;
+            s.n_cap += 1;
+        }
+        let Some(ret) = ret else { return };
+        s.ret += ret;
+        s.n_ret += 1;
+        if let Some(pc) = prev_cap.filter(|c| *c > 0.0) {
+            s.ret_x_prev_cap += ret * pc;
+            s.prev_cap += pc;
+            s.n_vw += 1;
+            if let Some(c) = cap {
+                s.both_caps_now += c;
+                s.both_caps_before += pc;
+                s.n_both += 1;
+            }
+        }
+    }
+
+    /// One row per open time fed (from `from` on), in time order.
+    pub fn rows(self) -> Vec<ProxyInputRow> {
+        let mut rows: Vec<ProxyInputRow> = self
+            .by_time
+            .into_iter()
+            .map(|(open_time, s)| ProxyInputRow {
+                open_time,
+                ew: (s.n_ret > 0).then(|| s.ret / s.n_ret as f64),
+                n_ew: s.n_ret,
+                vw: (s.n_vw > 0).then(|| s.ret_x_prev_cap / s.prev_cap),
+                n_vw: s.n_vw,
+                cap: (s.n_cap > 0).then_some(s.cap),
+                n_cap: s.n_cap,
+                cap_ret: (s.n_both > 0).then(|| s.both_caps_now / s.both_caps_before - 1.0),
+            })
+            .collect();
+        rows.sort_unstable_by_key(|r| r.open_time);
+        rows
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -205,9 +309,24 @@ async fn full(
         let closes = store::closes_of(conn, symbol, interval, None).await?;
         bars.extend(from_closes(proxy, &closes, step));
     }
-    let rows = store::proxy_inputs(conn, interval, None).await?;
+    let rows = inputs(conn, interval, None).await?;
     bars.extend(indices(&rows));
     Ok(bars)
+}
+
+/// The per-bar aggregates of the bars opening in `span` (all with `None`), each from one
+/// pass over the stored bars in key order.
+async fn inputs(
+    conn: &mut PgConnection,
+    interval: BarInterval,
+    span: Option<store::Span>,
+) -> Result<Vec<ProxyInputRow>, sqlx::Error> {
+    let mut sums = InputSums::new(interval, span.map(|s| s.0));
+    store::each_aggregate_bar(conn, interval, span, |token, t, close, cap| {
+        sums.push(token, t, close, cap)
+    })
+    .await?;
+    Ok(sums.rows())
 }
 
 /// Rebuild the proxies of `interval` after the bars opening in `changed` (both ends
@@ -268,7 +387,7 @@ async fn incremental(
                 .filter(|b| b.open_time >= span.0),
         );
     }
-    let rows = store::proxy_inputs(conn, interval, Some(span)).await?;
+    let rows = inputs(conn, interval, Some(span)).await?;
     let start = Levels {
         ew: Some(ew_before.level),
         vw: vw_before.map(|b| b.level),
@@ -302,6 +421,47 @@ mod tests {
         assert!((b[1].ret.unwrap() - 0.1).abs() < 1e-12);
         assert_eq!(b[2].ret, None, "hour 2 is missing");
         assert_eq!(b[2].level, 99.0);
+    }
+
+    #[test]
+    fn input_sums_follow_sql_aggregates() {
+        // Token 1: hours 0, 1, 3 (no hour 2); token 2: hours 1, 2, 3 with a zero cap at 2.
+        let mut sums = InputSums::new(BarInterval::Hour, Some(t(1)));
+        for (token, h, close, cap) in [
+            (1, 0, 10.0, Some(100.0)),
+            (1, 1, 11.0, Some(110.0)),
+            (1, 3, 12.0, Some(120.0)),
+            (2, 1, 4.0, None),
+            (2, 2, 5.0, Some(0.0)),
+            (2, 3, 6.0, Some(60.0)),
+        ] {
+            sums.push(token, t(h), close, cap);
+        }
+        let rows = sums.rows();
+        let times: Vec<_> = rows.iter().map(|r| r.open_time).collect();
+        assert_eq!(
+            times,
+            vec![t(1), t(2), t(3)],
+            "hour 0 only feeds hour 1's return"
+        );
+        // Hour 1: token 1's return 0.1 with cap 100 before; token 2 starts (no return).
+        let r = &rows[0];
+        assert!((r.ew.unwrap() - 0.1).abs() < 1e-15 && r.n_ew == 1);
+        assert!((r.vw.unwrap() - 0.1).abs() < 1e-15 && r.n_vw == 1);
+        assert_eq!((r.cap, r.n_cap), (Some(110.0), 1));
+        assert!((r.cap_ret.unwrap() - 0.1).abs() < 1e-15);
+        // Hour 2: token 2's return 0.25, no positive cap before, a zero cap now.
+        let r = &rows[1];
+        assert_eq!((r.ew, r.n_ew), (Some(0.25), 1));
+        assert_eq!(
+            (r.vw, r.n_vw, r.cap, r.n_cap, r.cap_ret),
+            (None, 0, None, 0, None)
+        );
+        // Hour 3: token 1 has no hour 2 (no return); token 2's 0.2 after a zero cap.
+        let r = &rows[2];
+        assert!((r.ew.unwrap() - 0.2).abs() < 1e-15 && r.n_ew == 1);
+        assert_eq!((r.vw, r.n_vw), (None, 0));
+        assert_eq!((r.cap, r.n_cap, r.cap_ret), (Some(180.0), 2, None));
     }
 
     #[test]

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::PgPool;
 
-use super::proxies::{ProxyBar, ProxyInputRow};
+use super::proxies::ProxyBar;
 use super::registry::Registry;
 #[cfg(test)]
 use super::Flow;
 use super::{Bar, BarInterval, ImportReport, PriceError, PriceFile};
+use crate::db::copy::{copy_binary, BinaryRows, CopyError};
 
 /// Bytes per COPY message: large enough to amortise, small enough to stream.
 const COPY_CHUNK: usize = 4 << 20;
@@ -176,10 +177,8 @@ async fn save_on(
             .windows(2)
             .all(|w| w[0].open_time < w[1].open_time);
         if stored.count == 0 && first_time && unique_times {
-            let copy = copy_bars(&mut tx, COPY_DIRECT, &file.bars, &mut buf, |buf, bar| {
-                direct_row(buf, token_id, interval, bar, &source)
-            });
-            within(copy_timeout, &file.path, copy).await?;
+            let rows = direct_rows(token_id, interval, &file.bars, &source);
+            copy_direct(&mut tx, &rows, copy_timeout, &file.path).await?;
             report.bars += file.bars.len();
             report.touch(&file.bars);
             continue;
@@ -210,7 +209,53 @@ async fn save_on(
 }
 
 const COPY_STAGE: &str = "COPY price_bars_stage FROM STDIN (FORMAT csv)";
-const COPY_DIRECT: &str = "COPY price_bars (token_id, interval, open_time, open, high, low, close, volume, market_cap, base_volume, trades, taker_buy_base, taker_buy_quote, volume_24h, source) FROM STDIN (FORMAT csv)";
+/// The direct path's COPY target; [`direct_rows`] writes its fields in this order.
+const DIRECT_TARGET: &str = "price_bars (token_id, interval, open_time, open, high, low, close, volume, market_cap, base_volume, trades, taker_buy_base, taker_buy_quote, volume_24h, source)";
+const DIRECT_FIELDS: i16 = 15;
+
+/// A file's rows for the direct path in binary COPY form: the server stores each float
+/// and time as sent instead of parsing text (CSV parsing was most of the server's work).
+fn direct_rows(token_id: i32, interval: BarInterval, bars: &[Bar], source: &str) -> Vec<u8> {
+    let mut rows = BinaryRows::default();
+    for bar in bars {
+        let f = &bar.flow;
+        rows.row(DIRECT_FIELDS)
+            .i32(token_id)
+            .text(interval.as_str())
+            .timestamptz(bar.open_time)
+            .opt_f64(bar.open)
+            .opt_f64(bar.high)
+            .opt_f64(bar.low)
+            .f64(bar.close)
+            .opt_f64(bar.volume)
+            .opt_f64(bar.market_cap)
+            .opt_f64(f.base_volume)
+            .opt_i64(f.trades)
+            .opt_f64(f.taker_buy_base)
+            .opt_f64(f.taker_buy_quote)
+            .opt_f64(f.volume_24h)
+            .text(source);
+    }
+    rows.finish()
+}
+
+/// COPY a file's [`direct_rows`] into price_bars, given up after `limit` with an error
+/// naming the file.
+async fn copy_direct(
+    conn: &mut PgConnection,
+    rows: &[u8],
+    limit: std::time::Duration,
+    path: &std::path::Path,
+) -> Result<(), PriceError> {
+    match copy_binary(conn, DIRECT_TARGET, rows, limit).await {
+        Ok(_) => Ok(()),
+        Err(CopyError::Db(e)) => Err(e.into()),
+        Err(CopyError::TimedOut { .. }) => Err(PriceError::CopyTimeout {
+            path: path.display().to_string(),
+            secs: limit.as_secs_f64(),
+        }),
+    }
+}
 
 // The staging table is temporary, so these statements cannot be checked at compile time.
 async fn create_stage(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
@@ -322,17 +367,6 @@ async fn copy_bars(
 /// One staging row in COPY's CSV form (an empty field is NULL).
 fn stage_row(buf: &mut String, token_id: i32, bar: &Bar, source: &str) {
     let _ = write!(buf, "{token_id},{}", bar.open_time.timestamp());
-    bar_fields(buf, bar, source);
-}
-
-/// One price_bars row in COPY's CSV form.
-fn direct_row(buf: &mut String, token_id: i32, interval: BarInterval, bar: &Bar, source: &str) {
-    let _ = write!(
-        buf,
-        "{token_id},{},{}",
-        interval.as_str(),
-        bar.open_time.format("%Y-%m-%d %H:%M:%S+00")
-    );
     bar_fields(buf, bar, source);
 }
 
@@ -754,67 +788,40 @@ pub async fn unlock_token(conn: &mut PgConnection, token_id: i32) -> Result<bool
 /// Open times from `.0` to `.1`, both included.
 pub type Span = (DateTime<Utc>, DateTime<Utc>);
 
-/// Per bar, the aggregates the market indices need, over tokens that enter aggregates:
-/// bar-to-bar returns only where the previous grid bar exists. With `span`, only the bars
-/// opening in it (their previous bar is read too, so each row is the same as a full
-/// build's). Runtime-checked: the range bounds are optional.
-pub async fn proxy_inputs(
+/// The bars the market indices are built from, to `each` as (token, open time, close,
+/// market cap) in (token, open time) order: tokens that enter aggregates (no stablecoin,
+/// nothing in an excluded category), with `span` those opening in it and the grid bar
+/// before it (whose close the first return needs). Streamed: a full history is about a
+/// million rows.
+pub async fn each_aggregate_bar(
     conn: &mut PgConnection,
     interval: BarInterval,
     span: Option<Span>,
-) -> Result<Vec<ProxyInputRow>, sqlx::Error> {
-    use sqlx::Row as _;
-    let rows = sqlx::query(
-        r#"WITH b AS (
-             SELECT p.open_time, p.close, p.market_cap,
-                    lag(p.close) OVER w AS prev_close, lag(p.market_cap) OVER w AS prev_cap,
-                    lag(p.open_time) OVER w AS prev_time
-             FROM price_bars p JOIN tokens t ON t.id = p.token_id
-             WHERE p.interval = $1 AND NOT t.exclude_from_aggregates
-               AND ($3::timestamptz IS NULL OR p.open_time >= $3 - make_interval(secs => $2::bigint))
-               AND ($4::timestamptz IS NULL OR p.open_time <= $4)
-               AND NOT EXISTS (SELECT 1 FROM token_categories x JOIN categories c ON c.id = x.category_id
-                               WHERE x.token_id = t.id AND c.excluded_from_aggregates)
-             WINDOW w AS (PARTITION BY p.token_id ORDER BY p.open_time)
-           ), r AS (
-             SELECT open_time, market_cap, prev_cap,
-                    CASE WHEN prev_time = open_time - make_interval(secs => $2::bigint)
-                         THEN close / prev_close - 1 END AS ret
-             FROM b
-             WHERE $3::timestamptz IS NULL OR open_time >= $3
-           )
-           SELECT open_time,
-                  avg(ret) AS ew, count(ret) AS n_ew,
-                  sum(ret * prev_cap) FILTER (WHERE prev_cap > 0)
-                    / NULLIF(sum(prev_cap) FILTER (WHERE prev_cap > 0 AND ret IS NOT NULL), 0) AS vw,
-                  count(ret) FILTER (WHERE prev_cap > 0) AS n_vw,
-                  sum(market_cap) FILTER (WHERE market_cap > 0) AS cap,
-                  count(*) FILTER (WHERE market_cap > 0) AS n_cap,
-                  sum(market_cap) FILTER (WHERE ret IS NOT NULL AND market_cap > 0 AND prev_cap > 0)
-                    / NULLIF(sum(prev_cap) FILTER (WHERE ret IS NOT NULL AND market_cap > 0 AND prev_cap > 0), 0) - 1
-                    AS cap_ret
-           FROM r GROUP BY open_time ORDER BY open_time"#,
+    mut each: impl FnMut(i32, DateTime<Utc>, f64, Option<f64>),
+) -> Result<(), sqlx::Error> {
+    use futures_util::TryStreamExt as _;
+    let mut rows = sqlx::query!(
+        r#"SELECT p.token_id, p.open_time, p.close, p.market_cap
+           FROM price_bars p
+           WHERE p.interval = $1
+             AND p.token_id IN (
+               SELECT t.id FROM tokens t
+               WHERE NOT t.exclude_from_aggregates AND NOT EXISTS (
+                 SELECT 1 FROM token_categories x JOIN categories c ON c.id = x.category_id
+                 WHERE x.token_id = t.id AND c.excluded_from_aggregates))
+             AND ($3::timestamptz IS NULL OR p.open_time >= $3 - make_interval(secs => $2::bigint))
+             AND ($4::timestamptz IS NULL OR p.open_time <= $4)
+           ORDER BY p.token_id, p.open_time"#,
+        interval.as_str(),
+        interval.seconds(),
+        span.map(|s| s.0),
+        span.map(|s| s.1),
     )
-    .bind(interval.as_str())
-    .bind(interval.seconds())
-    .bind(span.map(|s| s.0))
-    .bind(span.map(|s| s.1))
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(ProxyInputRow {
-                open_time: r.try_get("open_time")?,
-                ew: r.try_get("ew")?,
-                n_ew: r.try_get("n_ew")?,
-                vw: r.try_get("vw")?,
-                n_vw: r.try_get("n_vw")?,
-                cap: r.try_get("cap")?,
-                n_cap: r.try_get("n_cap")?,
-                cap_ret: r.try_get("cap_ret")?,
-            })
-        })
-        .collect()
+    .fetch(conn);
+    while let Some(r) = rows.try_next().await? {
+        each(r.token_id, r.open_time, r.close, r.market_cap);
+    }
+    Ok(())
 }
 
 /// (open time, close) of one token's bars, in time order; with `span`, those opening in it.
