@@ -882,6 +882,23 @@ async fn sorting_by_a_categorys_caar_in_a_window_uses_the_stored_results() {
             .unwrap()
     ))));
     assert!(body.contains("class=\"spark "), "sparklines drawn");
+    // The count: the stories with a meme CAAR in [0, 4), independently; and the same
+    // counts (stories, significant) as the filtered path's, taken by a filter that keeps
+    // every story.
+    let count = |page: &str, what: &str| -> String {
+        let tag = format!("<strong data-count=\"{what}\">");
+        let at = page.find(&tag).unwrap() + tag.len();
+        page[at..at + page[at..].find('<').unwrap()].to_string()
+    };
+    assert_eq!(count(&page, "events"), want.len().to_string());
+    let (_, all_times) = get_page(
+        &state,
+        "/?sort=caar&sort_category=meme&window=0:4&from=2000-01-01",
+    )
+    .await;
+    for what in ["events", "significant"] {
+        assert_eq!(count(&page, what), count(&all_times, what), "{what}");
+    }
     assert_eq!(
         get_page(&state, "/?sort=caar").await.0,
         StatusCode::BAD_REQUEST

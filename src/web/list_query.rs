@@ -779,7 +779,7 @@ pub async fn overview(
     run: Option<&(i64, StudyParams)>,
 ) -> Result<(ListCounts, Vec<TimelinePoint>), WebError> {
     let b = Bound::of(filter, run);
-    let unfiltered = [
+    let no_filter = [
         &filter.q,
         &filter.category,
         &filter.token,
@@ -791,17 +791,37 @@ pub async fn overview(
         && b.from.is_none()
         && b.to.is_none()
         && b.min_score.is_none()
-        && b.max_p.is_none()
-        && b.mode != "caar";
+        && b.max_p.is_none();
     // The counts over every matching story. Unfiltered (the front page), two index-only
     // counts: the stories, and the run's significant scores (every score's story exists).
-    let counts = if unfiltered {
+    let counts = if no_filter && b.mode != "caar" {
         sqlx::query_as!(
             ListCounts,
             r#"SELECT (SELECT count(*) FROM events) AS "events!",
                       (SELECT count(*) FROM study_event_scores
                        WHERE run_id = $1 AND p_value < $2) AS "significant!""#,
             b.run_id,
+            SIGNIFICANT_P
+        )
+        .fetch_one(pool)
+        .await?
+    } else if no_filter {
+        // Sorted by a category's CAAR and nothing else: the stories with that category's
+        // figure in the window are its rows in the run (one per story; every row's story
+        // exists), counted down the category index rather than probed from every story
+        // (10-13 ms at 10,000 stories, against 4-6).
+        sqlx::query_as!(
+            ListCounts,
+            r#"SELECT count(*) AS "events!",
+                      count(*) FILTER (WHERE sc.p_value < $4) AS "significant!"
+               FROM study_category_outcomes co
+               LEFT JOIN study_event_scores sc ON sc.run_id = co.run_id AND sc.event_id = co.event_id
+               WHERE co.run_id = $1
+                 AND co.category_id = (SELECT id FROM categories WHERE slug = $2)
+                 AND co.window_mask & $3 <> 0"#,
+            b.run_id,
+            filter.sort_category,
+            b.caar_bit,
             SIGNIFICANT_P
         )
         .fetch_one(pool)
