@@ -19,6 +19,7 @@
 # takes `ingest` tens of minutes: its story matching grows with the articles stored,
 # docs/scaling.md), and ingest_s is that COPY.
 #   EVENT_COUNTS="2000" TOKENS=1000 scripts/scale.sh      # 1,000 tokens
+#   PAGE_ROUNDS=4 scripts/scale.sh                         # cold = median of 20 URLs
 #
 # Needs the release build's dependencies, python3, psql, curl and ../shared/data.
 set -euo pipefail
@@ -27,6 +28,9 @@ cd "$(dirname "$0")/.."
 EVENT_COUNTS=${EVENT_COUNTS:-"1000 10000 100000"}
 INGEST_MAX=${INGEST_MAX:-10000}
 TOKENS=${TOKENS:-82}
+# Distinct URLs per cold figure: 5 x PAGE_ROUNDS (one round's median moved by as much
+# as a change did on this VM; more URLs make the median steadier).
+PAGE_ROUNDS=${PAGE_ROUNDS:-1}
 PRICES=../shared/data/prices/binance-hourly-close
 
 cargo build --release -q
@@ -83,8 +87,12 @@ for n in $EVENT_COUNTS; do
   study_s=$(echo "$t1 - $t0" | bc)
   pairs=$(sql "$pg" "SELECT count(*) FROM study_token_outcomes")
   bytes=$(sql "$pg" "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'public' AND c.relname LIKE 'study\_%' AND c.relkind = 'r'")
-  mapfile -t evs < <(sql "$pg" "SELECT event_id FROM event_impact ORDER BY impact_score DESC NULLS LAST, event_id LIMIT 5")
-  mapfile -t words < <(grep -o 'w[0-9]\+' "$work/events-$n.rss" | sed -n '5p;50p;500p;900p;990p')
+  k=$((5 * PAGE_ROUNDS))
+  mapfile -t evs < <(sql "$pg" "SELECT event_id FROM event_impact ORDER BY impact_score DESC NULLS LAST, event_id LIMIT $k")
+  # Words of the generated headlines, at fixed positions of their occurrences (the first
+  # five as in every earlier table; more rounds add every 97th).
+  positions="5 50 500 900 990 $(for ((i = 6; i <= k; i++)); do echo $((i * 97)); done)"
+  mapfile -t words < <(grep -o 'w[0-9]\+' "$work/events-$n.rss" | sed -n "$(printf '%dp;' $positions)")
   base="http://127.0.0.1:$port"
   # Warm-up: a server that has been serving a while. Each kind of page is rendered 40
   # times on URLs the measurement does not use, so that the pools' connections are open
@@ -97,12 +105,13 @@ for n in $EVENT_COUNTS; do
       curl -s -o /dev/null "$base$u"
     done
   done
-  pages="  $(cold_warm "$base/?per_page="{46..50})"
-  pages="$pages  $(cold_warm "$base/?category=ai&per_page="{46..50})"
+  sizes=$(seq 46 $((45 + k)))
+  pages="  $(cold_warm $(printf "$base/?per_page=%s " $sizes))"
+  pages="$pages  $(cold_warm $(printf "$base/?category=ai&per_page=%s " $sizes))"
   pages="$pages  $(cold_warm "${words[@]/#/$base/?q=}")"
-  pages="$pages  $(cold_warm "$base/?q=nosuchword"{1..5})"
+  pages="$pages  $(cold_warm $(printf "$base/?q=nosuchword%s " $(seq "$k")))"
   pages="$pages  $(cold_warm "${evs[@]/#/$base/events/}")"
-  pages="$pages  $(cold_warm "$base/?sort=caar&sort_category=ai&window=0:24&per_page="{46..50})"
+  pages="$pages  $(cold_warm $(printf "$base/?sort=caar&sort_category=ai&window=0:24&per_page=%s " $sizes))"
   printf '%-8s %9.1f %10s %8.1f %9.0f %8.0f %7s %10.0f %7.0f | %s\n' "$n" "$(echo "$t0 - $ti" | bc)" "$pairs" "$study_s" \
     "$(echo "$pairs / $study_s" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$cpu" \
     "$(echo "$bytes / 1048576" | bc -l)" "$(echo "$bytes / $pairs" | bc -l)" "$pages"
