@@ -437,6 +437,77 @@ async fn reingesting_a_feed_adds_nothing_and_rerunning_the_study_replaces_result
     assert_eq!(count("SELECT count(*) FROM study_runs").await, 1);
 }
 
+/// The confounder lists stored with each score (written in the scores' COPY since they
+/// no longer travel as JSON updates) against their definition, computed here in SQL from
+/// the events' times and the stored scores: overlapping = another event whose bar 0 is
+/// within the span's length either side; estimation confounders = another event, not
+/// overlapping, scoring at least `confounder_score`, whose span meets the estimation
+/// window.
+#[tokio::test]
+async fn stored_confounder_lists_follow_their_definition() {
+    let db = common::test_db().await;
+    let base = feed_server().await;
+    // Two stories of their own close in time to the feed's, so that lists are not empty.
+    load_everything(&db.pool, &base).await;
+    sqlx::query(
+        "INSERT INTO events (event_time, headline) \
+         SELECT event_time + interval '90 minutes', headline || ' (follow-up)' FROM events \
+         ORDER BY id LIMIT 2",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let params = StudyParams {
+        confounder_score: 0.0,
+        ..fixture_params()
+    };
+    study::run(&db.pool, &params, RunOptions::default())
+        .await
+        .unwrap();
+    let span = params.event_span();
+    let est = params.estimation;
+    let rows: Vec<(i64, Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>)> = sqlx::query_as(
+        r#"WITH b AS (
+             SELECT id, ceil(extract(epoch FROM event_time) / 3600)::int8 AS bar0 FROM events)
+           SELECT s.event_id,
+                  ARRAY(SELECT x FROM unnest(s.overlapping_events) x ORDER BY x),
+                  ARRAY(SELECT o.id FROM b o WHERE o.id <> me.id
+                          AND abs(o.bar0 - me.bar0) < $1 ORDER BY o.id),
+                  ARRAY(SELECT x FROM unnest(s.estimation_confounders) x ORDER BY x),
+                  ARRAY(SELECT o.id FROM b o JOIN study_event_scores os
+                          ON os.run_id = s.run_id AND os.event_id = o.id
+                        WHERE o.id <> me.id AND abs(o.bar0 - me.bar0) >= $1
+                          AND os.impact_score >= $6
+                          AND o.bar0 + $2 < me.bar0 + $5 AND o.bar0 + $3 > me.bar0 + $4
+                        ORDER BY o.id)
+           FROM study_event_scores s JOIN b me ON me.id = s.event_id
+           WHERE s.run_id = (SELECT max(id) FROM study_runs)
+           ORDER BY s.event_id"#,
+    )
+    .bind(i64::from(span.len()))
+    .bind(i64::from(span.start))
+    .bind(i64::from(span.end))
+    .bind(i64::from(est.start))
+    .bind(i64::from(est.end))
+    .bind(params.confounder_score)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 5);
+    for (id, stored, expected, stored_est, expected_est) in &rows {
+        assert_eq!(stored, expected, "overlapping events of event {id}");
+        assert_eq!(
+            stored_est, expected_est,
+            "estimation confounders of event {id}"
+        );
+    }
+    // The two follow-ups and their originals at least.
+    assert!(
+        rows.iter().filter(|r| !r.1.is_empty()).count() >= 4,
+        "stories with a follow-up within their span: {rows:?}"
+    );
+}
+
 #[tokio::test]
 async fn bad_feeds_fail_with_the_input_named_and_keep_what_was_stored() {
     let db = common::test_db().await;

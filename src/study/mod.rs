@@ -145,7 +145,7 @@ async fn run_inner(
 ) -> Result<(String, usize, usize), StudyError> {
     let stored = store::stored_events(&mut *tx, run_id).await?;
     if events.is_empty() {
-        store::save_scores(&mut *tx, run_id, None, &[]).await?;
+        store::clear_scores(&mut *tx, run_id).await?;
         return Ok((hex::encode(Sha256::digest(b"")), 0, 0));
     }
     let Loaded {
@@ -326,30 +326,40 @@ async fn run_inner(
         .collect();
 
     let summary = params.ranking_window;
-    let score_rows: Vec<store::ScoreRow> = (0..events.len())
-        .map(|i| {
-            let frame = series::Frame::new(&universe, params, bar0s[i], &[]);
-            let market = series::market_fit(&universe, &frame, &[]).and_then(|f| {
-                series::market_stat(&universe, &f, frame.window(&universe, summary))
-                    .map(|st| (st.raw, st.t))
-            });
-            let (credited, episode_size) = credited_to.get(&i).copied().unwrap_or((None, 1));
-            store::ScoreRow {
-                event_id: events[i].id,
-                fingerprint: &fingerprints[i],
-                score: &scores[i],
-                market,
-                q_value: q.get(&i).copied(),
-                credited_to: credited,
-                episode_size,
-                move_peak_at: scores[i]
-                    .peak_bar
-                    .and_then(|b| DateTime::from_timestamp(b * bar_seconds, 0)),
-            }
-        })
-        .collect();
     let alt_label = alternative.as_ref().map(|u| u.proxy.as_str());
-    store::save_scores(&mut *tx, run_id, alt_label, &score_rows).await?;
+    let ids = |js: Vec<usize>| js.into_iter().map(|j| events[j].id).collect::<Vec<i64>>();
+    store::clear_scores(&mut *tx, run_id).await?;
+    // In chunks, each row with its confounder lists: every event's lists at once are too
+    // many at 100,000 events (about 1,800 overlapping stories each).
+    for chunk in (0..events.len()).collect::<Vec<_>>().chunks(1000) {
+        let score_rows: Vec<store::ScoreRow> = chunk
+            .par_iter()
+            .map(|&i| {
+                let frame = series::Frame::new(&universe, params, bar0s[i], &[]);
+                let market = series::market_fit(&universe, &frame, &[]).and_then(|f| {
+                    series::market_stat(&universe, &f, frame.window(&universe, summary))
+                        .map(|st| (st.raw, st.t))
+                });
+                let (credited, episode_size) = credited_to.get(&i).copied().unwrap_or((None, 1));
+                let (overlapping, estimation) = confounders.of(i);
+                store::ScoreRow {
+                    event_id: events[i].id,
+                    fingerprint: &fingerprints[i],
+                    score: &scores[i],
+                    market,
+                    q_value: q.get(&i).copied(),
+                    credited_to: credited,
+                    episode_size,
+                    move_peak_at: scores[i]
+                        .peak_bar
+                        .and_then(|b| DateTime::from_timestamp(b * bar_seconds, 0)),
+                    overlapping_events: ids(overlapping),
+                    estimation_confounders: ids(estimation),
+                }
+            })
+            .collect();
+        store::copy_scores(&mut *tx, run_id, alt_label, &score_rows).await?;
+    }
 
     // Volume, volatility and taker flow (hourly runs), calibrated at the same ordinary
     // hours as the returns.
@@ -392,21 +402,6 @@ async fn run_inner(
     }
     let scored = ranked.len();
 
-    // In chunks: every event's lists at once are too many at 100,000 events.
-    for chunk in (0..events.len()).collect::<Vec<_>>().chunks(1000) {
-        let confounder_rows: Vec<(i64, Vec<i64>, Vec<i64>)> = chunk
-            .iter()
-            .map(|&i| {
-                let (overlap, est) = confounders.of(i);
-                (
-                    events[i].id,
-                    overlap.into_iter().map(|j| events[j].id).collect(),
-                    est.into_iter().map(|j| events[j].id).collect(),
-                )
-            })
-            .collect();
-        store::save_confounders(&mut *tx, run_id, &confounder_rows).await?;
-    }
     Ok((run_fp, computed, scored))
 }
 
@@ -637,7 +632,8 @@ impl<'a> ConfounderIndex<'a> {
                 .collect::<Vec<usize>>()
         };
         let len = i64::from(span.len());
-        let overlapping = within(b - len + 1, b + len);
+        let (lo, hi) = (b - len + 1, b + len);
+        let overlapping = within(lo, hi);
         // Another event's span [bj+span.start, bj+span.end) meets [b+est.start, b+est.end).
         let in_estimation = within(
             b + i64::from(est.start) - i64::from(span.end) + 1,
@@ -651,7 +647,9 @@ impl<'a> ConfounderIndex<'a> {
                 .flatten()
                 .is_some_and(|s| s >= params.confounder_score)
         })
-        .filter(|j| !overlapping.contains(j))
+        // Not already listed as overlapping (a range test: the list is ~1,800 long at
+        // 100,000 events).
+        .filter(|&j| !(lo..hi).contains(&self.bar0s[j]))
         .collect();
         (overlapping, in_estimation)
     }

@@ -492,11 +492,27 @@ pub struct ScoreRow<'a> {
     pub credited_to: Option<i64>,
     pub episode_size: usize,
     pub move_peak_at: Option<DateTime<Utc>>,
+    /// Other events whose spans overlap this one's (confounders).
+    pub overlapping_events: Vec<i64>,
+    /// High-impact events inside this event's estimation window.
+    pub estimation_confounders: Vec<i64>,
 }
 
-/// Replace every score row of the run: scores depend on every event (attribution,
-/// q-values) and on the null of ordinary hours, so they are all rewritten on each run.
-pub async fn save_scores(
+/// Remove every score row of the run before [`copy_scores`] writes them anew: scores
+/// depend on every event (attribution, q-values, confounder lists) and on the null of
+/// ordinary hours, so they are all rewritten on each run.
+pub async fn clear_scores(conn: &mut PgConnection, run_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM study_event_scores WHERE run_id = $1", run_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Write score rows of the run (after [`clear_scores`]), one COPY per call: callers send
+/// the events in chunks, so that the confounder lists (about 1,800 ids per event at
+/// 100,000 events) are never all in memory, and are stored with the row instead of by
+/// a second pass of updates.
+pub async fn copy_scores(
     conn: &mut PgConnection,
     run_id: i64,
     alternative_proxy: Option<&str>,
@@ -564,11 +580,10 @@ pub async fn save_scores(
             peak.as_deref().map(Cell::Text).unwrap_or(Cell::Null),
             r.credited_to.into(),
             (r.episode_size as i64).into(),
+            Cell::IntArray(&r.overlapping_events),
+            Cell::IntArray(&r.estimation_confounders),
         ]);
     }
-    sqlx::query!("DELETE FROM study_event_scores WHERE run_id = $1", run_id)
-        .execute(&mut *conn)
-        .await?;
     if out.buf.is_empty() {
         return Ok(());
     }
@@ -582,7 +597,7 @@ pub async fn save_scores(
              null_hours, stronger_than, q_value, top_component, top_window_start, \
              top_window_end, top_pre_report, top_p_calibrated, top_stronger_than, top_mde, \
              publication_bar_abnormal, publication_bar_return, move_peak_at, credited_to, \
-             episode_size) FROM STDIN",
+             episode_size, overlapping_events, estimation_confounders) FROM STDIN",
         )
         .await?;
     copy.send(out.buf.into_bytes()).await?;
@@ -597,6 +612,8 @@ enum Cell<'a> {
     Int(i64),
     Float(f64),
     Text(&'a str),
+    /// A `bigint[]` literal: `{1,2,3}` needs no escaping in COPY's text format.
+    IntArray(&'a [i64]),
 }
 
 impl From<i64> for Cell<'_> {
@@ -651,6 +668,16 @@ impl CopyRows {
                         }
                     }
                 }
+                Cell::IntArray(xs) => {
+                    self.buf.push('{');
+                    for (k, v) in xs.iter().enumerate() {
+                        if k > 0 {
+                            self.buf.push(',');
+                        }
+                        let _ = write!(self.buf, "{v}");
+                    }
+                    self.buf.push('}');
+                }
             }
         }
         self.buf.push('\n');
@@ -698,38 +725,5 @@ async fn delete_events(
     ] {
         stmt.execute(&mut *conn).await?;
     }
-    Ok(())
-}
-
-/// Store every event's confounder lists (they depend on the other events, so they are
-/// refreshed for all events on every run).
-pub async fn save_confounders(
-    conn: &mut PgConnection,
-    run_id: i64,
-    rows: &[(i64, Vec<i64>, Vec<i64>)],
-) -> Result<(), sqlx::Error> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    // Ragged lists travel as JSON arrays.
-    let overlapping: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| serde_json::to_value(&r.1).unwrap_or_default())
-        .collect();
-    let estimation: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| serde_json::to_value(&r.2).unwrap_or_default())
-        .collect();
-    sqlx::query!(
-        r#"UPDATE study_event_scores s SET
-             overlapping_events = ARRAY(SELECT (x #>> '{}')::int8 FROM jsonb_array_elements(u.o) x),
-             estimation_confounders = ARRAY(SELECT (x #>> '{}')::int8 FROM jsonb_array_elements(u.c) x)
-           FROM UNNEST($2::int8[], $3::jsonb[], $4::jsonb[]) AS u(e, o, c)
-           WHERE s.run_id = $1 AND s.event_id = u.e"#,
-        run_id,
-        &ids,
-        &overlapping,
-        &estimation
-    )
-    .execute(conn)
-    .await?;
     Ok(())
 }

@@ -101,8 +101,24 @@ pub async fn section(
            ORDER BY mm.is_best DESC, abs(m.size_log) DESC, m.move_id"#,
         id
     )
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(pool);
+    let lags = sqlx::query!(
+        r#"SELECT l.move_id AS "move_id!", l.source AS "source!", l.published_at AS "published_at!",
+                  l.time_precision AS "time_precision!", l.lag_s AS "lag_s!",
+                  l.first_for_move AS "first!", a.title
+           FROM article_move_lags l JOIN articles a ON a.id = l.article_id
+           WHERE l.event_id = $1
+           ORDER BY l.move_id, l.published_at, l.article_id"#,
+        id
+    )
+    .fetch_all(pool);
+    // The section's reads depend only on the event: they run at once (a cold page waits
+    // for the slowest, not for a chain of round trips). The story's own subjects are
+    // read even when a matched move will name the curve's series instead.
+    let market_id =
+        sqlx::query_scalar!("SELECT id FROM tokens WHERE symbol = $1", MARKET).fetch_optional(pool);
+    let (matched, lag_rows, subjects, market_id) =
+        tokio::try_join!(matched, lags, subject_tokens(pool, id), market_id)?;
     let moves: Vec<MatchedMoveView> = matched
         .iter()
         .map(|m| MatchedMoveView {
@@ -125,32 +141,22 @@ pub async fn section(
         .collect();
     let series_of: BTreeMap<i64, String> =
         matched.iter().map(|m| (m.id, m.series.clone())).collect();
-    let lags = sqlx::query!(
-        r#"SELECT l.move_id AS "move_id!", l.source AS "source!", l.published_at AS "published_at!",
-                  l.time_precision AS "time_precision!", l.lag_s AS "lag_s!",
-                  l.first_for_move AS "first!", a.title
-           FROM article_move_lags l JOIN articles a ON a.id = l.article_id
-           WHERE l.event_id = $1
-           ORDER BY l.move_id, l.published_at, l.article_id"#,
-        id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|l| ArticleLagView {
-        series: series_of.get(&l.move_id).cloned().unwrap_or_default(),
-        title: l.title,
-        source: l.source,
-        published: utc_with_precision(l.published_at, &l.time_precision),
-        // A report known only to the day has no lag worth stating.
-        lag: if l.time_precision == "day" {
-            "– (time of day unknown)".to_string()
-        } else {
-            lag_words(l.lag_s)
-        },
-        first: l.first,
-    })
-    .collect();
+    let lags = lag_rows
+        .into_iter()
+        .map(|l| ArticleLagView {
+            series: series_of.get(&l.move_id).cloned().unwrap_or_default(),
+            title: l.title,
+            source: l.source,
+            published: utc_with_precision(l.published_at, &l.time_precision),
+            // A report known only to the day has no lag worth stating.
+            lag: if l.time_precision == "day" {
+                "– (time of day unknown)".to_string()
+            } else {
+                lag_words(l.lag_s)
+            },
+            first: l.first,
+        })
+        .collect();
 
     // The curve: the best-matched move's series, else the story's subjects.
     let (subject_ids, subject) = match matched.first() {
@@ -162,9 +168,12 @@ pub async fn section(
             ),
             _ => (Vec::new(), format!("market ({MARKET})")),
         },
-        None => subject_tokens(pool, id).await?,
+        None => subjects,
     };
-    let reaction = reaction(pool, event_time, &subject_ids, &subject).await?;
+    let reaction = match market_id {
+        Some(market_id) => reaction(pool, event_time, market_id, &subject_ids, &subject).await?,
+        None => None,
+    };
     Ok(MovesSection {
         moves,
         lags,
@@ -196,8 +205,18 @@ async fn subject_tokens(pool: &PgPool, id: i64) -> Result<(Vec<i32>, String), sq
            ORDER BY t.symbol"#,
         id
     )
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(pool);
+    let members = sqlx::query!(
+        r#"SELECT DISTINCT tc.token_id AS "id!", c.slug AS "slug!"
+           FROM event_category_tags g JOIN categories c ON c.id = g.category_id
+           JOIN token_categories tc ON tc.category_id = c.id
+           WHERE g.event_id = $1 AND COALESCE(g.salience, 'subject') = 'subject'
+           ORDER BY 2, 1"#,
+        id
+    )
+    .fetch_all(pool);
+    // Both at once: one round trip (the members are unused when tokens are named).
+    let (named, members) = tokio::try_join!(named, members)?;
     if !named.is_empty() {
         let label = match named.as_slice() {
             [one] => one.symbol.clone(),
@@ -211,16 +230,6 @@ async fn subject_tokens(pool: &PgPool, id: i64) -> Result<(Vec<i32>, String), sq
         };
         return Ok((named.into_iter().map(|t| t.id).collect(), label));
     }
-    let members = sqlx::query!(
-        r#"SELECT DISTINCT tc.token_id AS "id!", c.slug AS "slug!"
-           FROM event_category_tags g JOIN categories c ON c.id = g.category_id
-           JOIN token_categories tc ON tc.category_id = c.id
-           WHERE g.event_id = $1 AND COALESCE(g.salience, 'subject') = 'subject'
-           ORDER BY 2, 1"#,
-        id
-    )
-    .fetch_all(pool)
-    .await?;
     let mut slugs: Vec<&str> = members.iter().map(|m| m.slug.as_str()).collect();
     slugs.dedup();
     let label = format!("{} (equal-weighted)", slugs.join(", "));
@@ -245,15 +254,10 @@ fn interval_seconds(interval: &str) -> i64 {
 async fn reaction(
     pool: &PgPool,
     event_time: DateTime<Utc>,
+    market_id: i32,
     subject_ids: &[i32],
     subject: &str,
 ) -> Result<Option<ReactionView>, sqlx::Error> {
-    let Some(market_id) = sqlx::query_scalar!("SELECT id FROM tokens WHERE symbol = $1", MARKET)
-        .fetch_optional(pool)
-        .await?
-    else {
-        return Ok(None);
-    };
     // The moved series decides the interval; with no subject tokens it is the market.
     let probe: Vec<i32> = if subject_ids.is_empty() {
         vec![market_id]
@@ -261,25 +265,35 @@ async fn reaction(
         subject_ids.to_vec()
     };
     let (from, to) = (event_time - BEFORE, event_time + AFTER);
-    let Some(interval) = finest_for(pool, &probe, from, to).await? else {
+    // The market beside it, on its own finest bars (it may have no bars as fine): both
+    // series' intervals, then both series' closes, read at once.
+    let with_market = !subject_ids.is_empty();
+    let market_probe = async {
+        match with_market {
+            true => finest_for(pool, &[market_id], from, to).await,
+            false => Ok(None),
+        }
+    };
+    let (interval, market_interval) =
+        tokio::try_join!(finest_for(pool, &probe, from, to), market_probe)?;
+    let Some(interval) = interval else {
         return Ok(None);
     };
-    let subject_path = cumulative_mean(&closes(pool, &probe, interval, event_time).await?, &probe);
+    let market_closes = async {
+        match market_interval {
+            Some(i) => closes(pool, &[market_id], i, event_time).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (subject_closes, market_closes) =
+        tokio::try_join!(closes(pool, &probe, interval, event_time), market_closes)?;
+    let subject_path = cumulative_mean(&subject_closes, &probe);
     if subject_path.len() < 2 {
         return Ok(None);
     }
-    // The market beside it, on its own finest bars (it may have no bars as fine).
-    let market = if subject_ids.is_empty() {
-        Vec::new()
-    } else {
-        match finest_for(pool, &[market_id], from, to).await? {
-            Some(i) => cumulative_mean(
-                &closes(pool, &[market_id], i, event_time).await?,
-                &[market_id],
-            ),
-            None => Vec::new(),
-        }
-    };
+    let market = market_closes
+        .map(|c| cumulative_mean(&c, &[market_id]))
+        .unwrap_or_default();
     let hours = |p: &[(i64, f64)]| -> Vec<(f64, f64)> {
         p.iter()
             .map(|(s, v)| (*s as f64 / 3_600.0, v * 100.0))

@@ -392,35 +392,73 @@ pub async fn show(
         id
     )
     .fetch_all(pool);
+    let rows = async {
+        tokio::try_join!(
+            article_rows,
+            article_titles,
+            tag_rows,
+            token_tag_rows,
+            category_tag_rows,
+            score,
+            same_move_rows,
+            name_rows,
+            symbol_rows,
+            cat_rows,
+            token_rows,
+            market_rows,
+            dropped_rows,
+        )
+        .map_err(WebError::from)
+    };
+    // The sections that need only the event and the run start with the rows above (a
+    // round trip less on the page's critical path than after them).
+    let activity = async {
+        match run_id {
+            Some(run) => {
+                super::event_activity::load(pool, run, id, event.event_time, &params).await
+            }
+            None => Ok(None),
+        }
+    };
+    let sections = async {
+        tokio::try_join!(
+            async {
+                Ok::<_, WebError>(
+                    event_charts::price_chart(pool, id, event.event_time, &params).await?,
+                )
+            },
+            async { Ok::<_, WebError>(activity.await?) },
+            async {
+                Ok::<_, WebError>(
+                    super::live_status::awaiting_story(pool, id, run_id, &params).await?,
+                )
+            },
+            async {
+                Ok::<_, WebError>(super::event_context::section(pool, id, event.event_time).await?)
+            },
+            async {
+                Ok::<_, WebError>(super::event_moves::section(pool, id, event.event_time).await?)
+            },
+        )
+    };
     let (
-        article_rows,
-        article_titles,
-        tag_rows,
-        token_tag_rows,
-        category_tag_rows,
-        score,
-        same_move_rows,
-        name_rows,
-        symbol_rows,
-        cat_rows,
-        token_rows,
-        market_rows,
-        dropped_rows,
-    ) = tokio::try_join!(
-        article_rows,
-        article_titles,
-        tag_rows,
-        token_tag_rows,
-        category_tag_rows,
-        score,
-        same_move_rows,
-        name_rows,
-        symbol_rows,
-        cat_rows,
-        token_rows,
-        market_rows,
-        dropped_rows,
-    )?;
+        (
+            article_rows,
+            article_titles,
+            tag_rows,
+            token_tag_rows,
+            category_tag_rows,
+            score,
+            same_move_rows,
+            name_rows,
+            symbol_rows,
+            cat_rows,
+            token_rows,
+            market_rows,
+            dropped_rows,
+        ),
+        (price_chart, activity, awaiting, context, moves),
+    ) = tokio::try_join!(rows, sections)?;
 
     let articles: Vec<ArticleView> = article_rows
         .into_iter()
@@ -686,27 +724,10 @@ pub async fn show(
     let shown_categories: Vec<String> =
         tagged.iter().cloned().chain(top_category.clone()).collect();
     let no_ids: &[i64] = &[];
-    let activity = async {
-        match run_id {
-            Some(run) => {
-                super::event_activity::load(pool, run, id, event.event_time, &params).await
-            }
-            None => Ok(None),
-        }
-    };
     // The page's sections below read different tables and depend on nothing above but
     // the event, its score and the run: they run at once, each on a connection of its own
     // (a cold page waits for the slowest section, not for their sum).
-    let (
-        overlapping,
-        estimation_confounders,
-        caar_chart,
-        price_chart,
-        activity,
-        awaiting,
-        context,
-        moves,
-    ) = tokio::try_join!(
+    let (overlapping, estimation_confounders, caar_chart) = tokio::try_join!(
         async {
             Ok::<_, WebError>(
                 links(score.as_ref().map_or(no_ids, |s| &s.overlapping_events)).await?,
@@ -722,15 +743,6 @@ pub async fn show(
                 event_charts::caar_chart(pool, run_id, id, &params, &shown_categories).await?,
             )
         },
-        async {
-            Ok::<_, WebError>(event_charts::price_chart(pool, id, event.event_time, &params).await?)
-        },
-        async { Ok::<_, WebError>(activity.await?) },
-        async { Ok::<_, WebError>(super::live_status::awaiting_story(pool, id).await?) },
-        async {
-            Ok::<_, WebError>(super::event_context::section(pool, id, event.event_time).await?)
-        },
-        async { Ok::<_, WebError>(super::event_moves::section(pool, id, event.event_time).await?) },
     )?;
 
     // An event the study has not scored, or could not measure, says exactly why.

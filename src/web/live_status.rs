@@ -180,10 +180,15 @@ pub async fn live_status_in_run(
     })
 }
 
-/// Event `id`'s status when the run shown has not scored it (or scored it as awaiting
-/// prices); `None` once it has a score or a reason of its own.
-pub async fn awaiting_story(pool: &PgPool, id: i64) -> Result<Option<AwaitingStory>, sqlx::Error> {
-    let (run_id, params) = shown_params(pool).await?;
+/// Event `id`'s status when the run shown (`run_id`, with `params`: the page's run, the
+/// one [`current_run`] gives) has not scored it (or scored it as awaiting prices); `None`
+/// once it has a score or a reason of its own.
+pub async fn awaiting_story(
+    pool: &PgPool,
+    id: i64,
+    run_id: Option<i64>,
+    params: &StudyParams,
+) -> Result<Option<AwaitingStory>, sqlx::Error> {
     let row = sqlx::query!(
         r#"SELECT e.event_time, e.headline FROM events e
            LEFT JOIN study_event_scores sc ON sc.run_id = $2 AND sc.event_id = e.id
@@ -192,13 +197,13 @@ pub async fn awaiting_story(pool: &PgPool, id: i64) -> Result<Option<AwaitingSto
         run_id,
         AWAITING_PRICES
     )
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(pool);
+    // Read at once with the row (one round trip, not two; unused when the story is scored).
+    let (row, until) = tokio::try_join!(row, prices_until(pool, params.interval))?;
     let Some(r) = row else {
         return Ok(None);
     };
-    let until = prices_until(pool, params.interval).await?;
-    Ok(Some(awaiting(id, r.headline, r.event_time, &params, until)))
+    Ok(Some(awaiting(id, r.headline, r.event_time, params, until)))
 }
 
 #[cfg(test)]
