@@ -437,6 +437,9 @@ async fn reingesting_a_feed_adds_nothing_and_rerunning_the_study_replaces_result
     assert_eq!(count("SELECT count(*) FROM study_runs").await, 1);
 }
 
+/// event id; stored and expected overlapping events; stored and expected confounders
+type ListsRow = (i64, Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>);
+
 /// The confounder lists stored with each score (written in the scores' COPY since they
 /// no longer travel as JSON updates) against their definition, computed here in SQL from
 /// the events' times and the stored scores: overlapping = another event whose bar 0 is
@@ -466,7 +469,7 @@ async fn stored_confounder_lists_follow_their_definition() {
         .unwrap();
     let span = params.event_span();
     let est = params.estimation;
-    let rows: Vec<(i64, Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>)> = sqlx::query_as(
+    let rows: Vec<ListsRow> = sqlx::query_as(
         r#"WITH b AS (
              SELECT id, ceil(extract(epoch FROM event_time) / 3600)::int8 AS bar0 FROM events)
            SELECT s.event_id,
