@@ -649,12 +649,12 @@ async fn a_statement_past_its_limit_is_a_503_that_says_so() {
         .await
         .unwrap();
     assert_eq!(jit, "off");
-    // The pool beside it for the queries keyed by ids: the same limit, cached plans
-    // (PostgreSQL's default), no JIT.
+    // The pool beside it for the queries keyed by ids: the same limit, one generic plan
+    // per statement and connection (planned once, whatever the id), no JIT.
     let keyed = catalyst::db::keyed_pool_of(&pool).await.unwrap();
     for (setting, expected) in [
         ("statement_timeout", "100ms"),
-        ("plan_cache_mode", "auto"),
+        ("plan_cache_mode", "force_generic_plan"),
         ("jit", "off"),
     ] {
         let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
