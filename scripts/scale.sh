@@ -96,8 +96,8 @@ for n in $EVENT_COUNTS; do
   base="http://127.0.0.1:$port"
   # Warm-up: a server that has been serving a while. Each kind of page is rendered 40
   # times on URLs the measurement does not use, so that the pools' connections are open
-  # and have prepared their statements (the keyed pool's plans are cached after five
-  # executions per connection: docs/performance.md, "Pages").
+  # and have prepared their statements (the keyed pool plans each statement once per
+  # connection, on its first execution: docs/performance.md, "Cold pages").
   mapfile -t warm_evs < <(sql "$pg" "SELECT id FROM events ORDER BY id DESC LIMIT 40")
   for i in $(seq 40); do
     for u in "/?per_page=$((100 + i))" "/?category=ai&per_page=$((100 + i))" "/?q=warm$i" \
