@@ -1,10 +1,10 @@
 -- Issue 17: the scores' confounder lists compress with LZ4 rather than pglz.
 --
--- At 100,000 events an estimation window holds thousands of events, so a score's
--- `estimation_confounders` (and, in dense hours, `overlapping_events`) runs to several
--- kilobytes: past the TOAST threshold, where PostgreSQL compresses each value. With its
--- default, pglz, the scores' COPY spent 91% of the server's time in `pglz_compress`
--- (perf, 100,000-event study: about 30 score rows a second). LZ4 compresses the same
+-- At 100,000 events a score's `overlapping_events` holds about 1,800 ids (and
+-- `estimation_confounders`, the high-impact events of its estimation window, can grow
+-- the same way): kilobytes, past the TOAST threshold, where PostgreSQL compresses each
+-- value. With its default, pglz, the scores' COPY spent 91% of the server's time in
+-- `pglz_compress` (perf, 100,000-event study: 20-30 score rows a second). LZ4 compresses the same
 -- arrays about five times faster (1,000 arrays of 5,000 ids: 5.3 s → 0.96 s) at a
 -- slightly larger size (16 → 21 MB). Only values written from now on are affected.
 --
